@@ -1,0 +1,118 @@
+"""The composition root: the only place that picks adapters and wires them into services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+from parley import __version__
+from parley.domain.catalog import DEFAULT_MODEL, Catalog, HubFile, LocalFile, ModelEntry
+from parley.domain.ports import Engine
+from parley.engine.llama.engine import LlamaEngine
+from parley.engine.llama.locate import model_path
+from parley.errors import ParleyError
+from parley.metrics import Metrics
+from parley.routes.edge import EdgeMiddleware
+from parley.routes.errors import http_error_handler, parley_error_handler
+from parley.routes.messages import messages_router
+from parley.routes.models import models_router
+from parley.services.auth import AuthService
+from parley.services.messages import MessagesService
+from parley.settings import ModelSource, Settings
+from parley.store.db import connect
+from parley.store.keys import KeyStore
+
+OPERATOR_DEFAULT_WINDOW = 4096
+
+
+def operator_entry(source: ModelSource) -> ModelEntry:
+    if source.path is not None:
+        backend: LocalFile | HubFile = LocalFile(source.path)
+    elif source.hf_repo and source.hf_file:
+        backend = HubFile(source.hf_repo, source.hf_file)
+    else:
+        raise ValueError(f"model {source.id!r} needs `path`, or `hf_repo` and `hf_file`")
+    window = source.context_window or OPERATOR_DEFAULT_WINDOW
+    return ModelEntry(
+        id=source.id,
+        display_name=source.display_name or source.id,
+        created_at=source.created_at or datetime.now(UTC),
+        context_window=window,
+        max_output=source.max_output or window,
+        backend=backend,
+        aliases=tuple(source.aliases),
+    )
+
+
+def build_catalog(settings: Settings) -> Catalog:
+    entries = [DEFAULT_MODEL] if settings.default_model else []
+    entries += [operator_entry(source) for source in settings.models]
+    if not entries:
+        raise ValueError("the catalog is empty: enable default_model or add [[models]]")
+    return Catalog(entries, settings.aliases)
+
+
+def load_engines(catalog: Catalog, settings: Settings, metrics: Metrics) -> dict[str, Engine]:
+    engines: dict[str, Engine] = {}
+    for entry in catalog.entries:
+        engines[entry.id] = LlamaEngine(
+            model_path(entry.backend, settings.data_dir),
+            settings.engine,
+            model_id=entry.id,
+            context_window=entry.context_window,
+            metrics=metrics,
+        )
+    return engines
+
+
+def create_app(settings: Settings) -> FastAPI:
+    catalog = build_catalog(settings)
+    keys = KeyStore(connect(settings.resolved_database_url()))
+    auth = AuthService(keys)
+    engines: dict[str, Engine] = {}
+    messages = MessagesService(catalog, engines)
+    metrics = Metrics(CollectorRegistry())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        engines.update(load_engines(catalog, settings, metrics))
+        try:
+            yield
+        finally:
+            for engine in engines.values():
+                await engine.close()
+            engines.clear()
+
+    app = FastAPI(
+        title="Parley",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.add_middleware(EdgeMiddleware)
+    app.add_exception_handler(ParleyError, parley_error_handler)
+    app.add_exception_handler(HTTPException, http_error_handler)
+    app.include_router(messages_router(auth, messages, settings.max_request_bytes))
+    app.include_router(models_router(auth, catalog))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        ready = bool(engines)
+        return JSONResponse({"status": "ok" if ready else "loading"}, 200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.state.engines = engines
+    app.state.keys = keys
+    app.state.catalog = catalog
+    return app

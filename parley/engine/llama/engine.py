@@ -1,0 +1,106 @@
+"""LlamaEngine: implements `ports.Engine` over a LlamaModel, its chat template and scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from parley.domain.ports import EngineEvent, GenerateRequest, GenerationEnd
+from parley.domain.prompt import Conversation
+from parley.engine.llama.chat import ChatTemplate
+from parley.engine.llama.model import ContextShape, LlamaModel
+from parley.engine.llama.scheduler import Scheduler, SchedulerLimits
+from parley.engine.llama.stats import EngineStats
+from parley.metrics import Metrics
+from parley.settings import EngineSettings
+
+
+class LlamaEngine:
+    def __init__(
+        self,
+        path: Path,
+        settings: EngineSettings,
+        *,
+        model_id: str,
+        context_window: int,
+        metrics: Metrics,
+    ) -> None:
+        shape = ContextShape(
+            kv_cells=settings.kv_cells,
+            sequence_ids=settings.max_sequences + settings.prefix_entries,
+            batch_tokens=settings.batch_tokens,
+            threads=settings.threads,
+        )
+        self._model = LlamaModel(path, shape)
+        self.context_window = min(context_window, settings.kv_cells)
+        self._template = ChatTemplate(
+            self._model.metadata("tokenizer.chat_template"),
+            bos_token=self._model.token_text(self._model.bos, special=True).decode(),
+            eos_token=self._model.token_text(self._model.eos, special=True).decode(),
+        )
+        self._scheduler = Scheduler(
+            self._model,
+            context_window=self.context_window,
+            limits=SchedulerLimits(
+                max_running=settings.max_sequences,
+                queue_limit=settings.queue_limit,
+                prefix_idle_seconds=settings.prefix_idle_seconds,
+                snapshot_bytes=settings.cache_ram_mb * 1024 * 1024,
+            ),
+            stats=EngineStats(metrics, model_id, self._model.bytes_per_cell),
+            seed=settings.seed,
+        )
+        self._scheduler.start()
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self._scheduler
+
+    def render(self, conversation: Conversation) -> list[int]:
+        tokens = self._model.tokenize(
+            self._template.render(conversation), add_bos=self._model.add_bos
+        )
+        if len(tokens) > 1 and tokens[0] == tokens[1] == self._model.bos:
+            del tokens[0]  # the template wrote a BOS of its own
+        return tokens
+
+    def generate(self, request: GenerateRequest) -> LlamaStream:
+        return LlamaStream(self._scheduler, request)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._scheduler.stop)
+        self._model.close()
+
+
+class LlamaStream:
+    """Bridges the decode thread to asyncio: the scheduler emits into this stream's queue."""
+
+    def __init__(self, scheduler: Scheduler, request: GenerateRequest) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._events: asyncio.Queue[EngineEvent | BaseException] = asyncio.Queue()
+        self._done = False
+        self._sequence = scheduler.submit(request, self._emit)
+
+    def _emit(self, event: EngineEvent | BaseException) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._events.put_nowait, event)
+        except RuntimeError:  # the loop has closed: nobody is listening any more
+            self._sequence.cancel()
+
+    def __aiter__(self) -> AsyncIterator[EngineEvent]:
+        return self
+
+    async def __anext__(self) -> EngineEvent:
+        if self._done:
+            raise StopAsyncIteration
+        event = await self._events.get()
+        if isinstance(event, BaseException):
+            self._done = True
+            raise event
+        self._done = isinstance(event, GenerationEnd)
+        return event
+
+    async def aclose(self) -> None:
+        self._done = True
+        self._sequence.cancel()

@@ -1,0 +1,77 @@
+"""The colder tier of the prefix cache: whole-sequence KV states kept in host RAM.
+
+A prefix evicted from the KV cells is saved here (within a byte budget, least recently used
+out first); a later prompt that shares more with a snapshot than with the KV cells restores it
+instead of recomputing. Entries are per tenant, like the radix tree's roots.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+def _packed(tokens: Sequence[int]) -> bytes:
+    return array("i", tokens).tobytes()
+
+
+def common_prefix(a: bytes, b: bytes) -> int:
+    """Length in tokens of the common prefix of two packed token arrays (binary search on
+    slice equality, so the comparisons run in C)."""
+    low, high = 0, min(len(a), len(b)) // 4
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[: middle * 4] == b[: middle * 4]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    tenant: str
+    tokens: bytes
+    state: bytes
+
+    @property
+    def length(self) -> int:
+        return len(self.tokens) // 4
+
+
+class SnapshotStore:
+    def __init__(self, budget_bytes: int) -> None:
+        self._budget = budget_bytes
+        self._items: OrderedDict[tuple[str, bytes], Snapshot] = OrderedDict()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, tenant: str, tokens: Sequence[int], state: bytes) -> None:
+        if len(state) > self._budget:
+            return
+        snapshot = Snapshot(tenant, _packed(tokens), state)
+        key = (tenant, snapshot.tokens)
+        if key in self._items:
+            self.bytes -= len(self._items.pop(key).state)
+        self._items[key] = snapshot
+        self.bytes += len(state)
+        while self.bytes > self._budget:
+            _, oldest = self._items.popitem(last=False)
+            self.bytes -= len(oldest.state)
+
+    def best(self, tenant: str, tokens: Sequence[int]) -> tuple[int, Snapshot | None]:
+        """The snapshot sharing the longest prefix with `tokens`, and that length."""
+        packed = _packed(tokens)
+        best_length, best = 0, None
+        for (owner, _), snapshot in self._items.items():
+            if owner == tenant:
+                length = common_prefix(packed, snapshot.tokens)
+                if length > best_length:
+                    best_length, best = length, snapshot
+        if best is not None:
+            self._items.move_to_end((tenant, best.tokens))
+        return best_length, best

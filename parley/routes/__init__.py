@@ -1,0 +1,1 @@
+"""The HTTP edge: parse, make one service call, encode. No business rules live here."""

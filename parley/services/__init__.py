@@ -1,0 +1,1 @@
+"""Orchestration: the request pipelines, written against ports only."""

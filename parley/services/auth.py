@@ -1,0 +1,24 @@
+"""Step 1 of the pipeline: who is calling. `x-api-key` wins when both headers arrive."""
+
+from __future__ import annotations
+
+from parley.domain.ports import Keys, Principal
+from parley.errors import AuthenticationError
+
+
+class AuthService:
+    def __init__(self, keys: Keys) -> None:
+        self._keys = keys
+
+    async def authenticate(self, x_api_key: str | None, authorization: str | None) -> Principal:
+        secret = x_api_key
+        if not secret and authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                secret = token.strip()
+        if not secret:
+            raise AuthenticationError("x-api-key header is required")
+        principal = await self._keys.authenticate(secret)
+        if principal is None:
+            raise AuthenticationError("invalid x-api-key")
+        return principal

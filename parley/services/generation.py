@@ -1,0 +1,51 @@
+"""Turns an engine's token stream into text pieces and an outcome: UTF-8 reassembly across
+tokens, stop sequences (also across tokens), and the contract's stop reasons."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from parley.domain.ports import EndReason, EngineStream, GenerationEnd
+from parley.domain.stopping import StopMatcher
+from parley.wire.messages import StopReason
+
+STOP_REASONS: dict[EndReason, StopReason] = {
+    "end_of_generation": "end_turn",
+    "max_tokens": "max_tokens",
+    "context_window": "model_context_window_exceeded",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    stop_reason: StopReason
+    stop_sequence: str | None
+    output_tokens: int
+
+
+async def run_generation(
+    events: EngineStream, stop_sequences: Sequence[str]
+) -> AsyncIterator[str | Outcome]:
+    """Yields text pieces as they become safe to show, then exactly one Outcome. The caller
+    owns `events` and closes it."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    matcher = StopMatcher(stop_sequences)
+    output_tokens = 0
+    async for event in events:
+        if isinstance(event, GenerationEnd):
+            text, stop = matcher.feed(decoder.decode(b"", final=True))
+            text += "" if stop else matcher.flush()
+            if text:
+                yield text
+            reason: StopReason = "stop_sequence" if stop else STOP_REASONS[event.reason]
+            yield Outcome(reason, stop, output_tokens)
+            return
+        output_tokens += 1
+        text, stop = matcher.feed(decoder.decode(event.piece))
+        if text:
+            yield text
+        if stop is not None:
+            yield Outcome("stop_sequence", stop, output_tokens)
+            return

@@ -1,0 +1,57 @@
+"""Request checks that depend on the API version and on what the model can do."""
+
+from __future__ import annotations
+
+from parley.domain.catalog import ModelEntry
+from parley.errors import InvalidRequestError
+from parley.wire.content import TextBlockParam
+from parley.wire.messages import SAMPLING_FIELDS, CountTokensParams, MessageCreateParams
+
+API_VERSIONS = ("2023-06-01", "2026-10-21")
+FIELDS_REMOVED_IN = "2026-10-21"
+
+
+def check_version(version: str | None) -> None:
+    if version is not None and version not in API_VERSIONS:
+        raise InvalidRequestError(f'anthropic-version: "{version}" is not a valid version')
+
+
+def check_version_fields(params: CountTokensParams, version: str | None) -> None:
+    """Fields that API version 2026-10-21 removed (sampling parameters, citations in user text
+    blocks) are a 400 there, worded as for any unknown field; older versions accept them."""
+    if version != FIELDS_REMOVED_IN:
+        return
+    if isinstance(params, MessageCreateParams):
+        for name in SAMPLING_FIELDS:
+            if name in params.model_fields_set:
+                raise InvalidRequestError(f"{name}: Extra inputs are not permitted")
+    for index, message in enumerate(params.messages):
+        if message.role != "user" or isinstance(message.content, str):
+            continue
+        for position, block in enumerate(message.content):
+            if isinstance(block, TextBlockParam) and "citations" in block.model_fields_set:
+                raise InvalidRequestError(
+                    f"messages.{index}.content.{position}.citations: Extra inputs are not permitted"
+                )
+
+
+def check_features(params: CountTokensParams, entry: ModelEntry) -> None:
+    """Features this server or model cannot do are refused by name, never silently dropped."""
+    if params.thinking is not None and params.thinking.type == "enabled" and not entry.thinking:
+        raise InvalidRequestError(f'"thinking.type.enabled" is not supported for model {entry.id}')
+    if params.tools:
+        raise InvalidRequestError(f"tools: tool use is not supported yet for model {entry.id}")
+    if params.tool_choice is not None and params.tool_choice.type in ("any", "tool"):
+        raise InvalidRequestError(
+            "tool_choice: forced tool use needs tools, which are not supported yet"
+        )
+    if params.output_config is not None and params.output_config.format is not None:
+        raise InvalidRequestError(
+            f"output_config.format: structured outputs are not supported yet for model {entry.id}"
+        )
+    if params.mcp_servers:
+        raise InvalidRequestError("mcp_servers: MCP connectors are not supported")
+    if params.speed == "fast":
+        raise InvalidRequestError(f"speed: fast mode is not supported for model {entry.id}")
+    if isinstance(params, MessageCreateParams) and params.container is not None:
+        raise InvalidRequestError("container: code execution containers are not supported")

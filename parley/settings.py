@@ -1,0 +1,112 @@
+"""Settings: the only configuration surface, read from a TOML file, the environment and flags.
+
+Precedence, highest first: explicit overrides (CLI flags), `PARLEY_*` environment variables
+(nested groups with `__`, e.g. `PARLEY_ENGINE__THREADS=2`), the TOML file, defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class EngineSettings(BaseModel):
+    """How the local llama.cpp engine uses the machine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    kv_cells: int = Field(
+        default=32768, ge=256, description="KV cache cells shared by sequences and cached prefixes"
+    )
+    max_sequences: int = Field(default=8, ge=1, description="sequences decoded in one batch")
+    batch_tokens: int = Field(default=512, ge=16, description="tokens per llama_decode call")
+    queue_limit: int = Field(default=64, ge=1, description="waiting requests before 529")
+    prefix_entries: int = Field(
+        default=56, ge=0, description="cached prefixes kept as KV cells (LRU beyond)"
+    )
+    cache_ram_mb: int = Field(
+        default=1024, ge=0, description="host RAM for KV snapshots of evicted prefixes (0: off)"
+    )
+    prefix_idle_seconds: float = Field(
+        default=3600.0, gt=0, description="an unused, unpinned cached prefix expires after this"
+    )
+    seed: int = Field(default=0, description="base seed of sampling when temperature > 0")
+
+
+class ModelSource(BaseModel):
+    """An operator-added catalog entry: a local GGUF file or a Hugging Face repo + file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    display_name: str | None = None
+    path: Path | None = None
+    hf_repo: str | None = None
+    hf_file: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    created_at: datetime | None = None
+    context_window: int | None = Field(default=None, ge=16)
+    max_output: int | None = Field(default=None, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything Parley reads at start-up; passed down explicitly, never global."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".parley")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    )
+    default_model: bool = Field(default=True, description="serve the packaged SmolLM2 model")
+    models: list[ModelSource] = Field(default_factory=list)
+    aliases: dict[str, str] = Field(
+        default_factory=dict, description="extra model ids mapped onto catalog ids"
+    )
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'parley.db'}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from the TOML file (if any), the environment and non-None overrides."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if config_file is None:
+        return Settings(**given)
+    if not config_file.is_file():
+        raise FileNotFoundError(f"config file not found: {config_file}")
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (
+                init_settings,
+                env_settings,
+                TomlConfigSettingsSource(settings_cls, config_file),
+            )
+
+    return Settings.model_validate(_FromFile(**given).model_dump())

@@ -1,0 +1,1 @@
+"""Persistence adapters on SQLAlchemy Core: SQLite by default, PostgreSQL by URL."""

@@ -1,0 +1,19 @@
+"""The error envelope: `{"type": "error", "error": {...}, "request_id": ...}`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+
+class ErrorObject(BaseModel):
+    type: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorResponse(BaseModel):
+    type: Literal["error"] = "error"
+    error: ErrorObject
+    request_id: str | None = None

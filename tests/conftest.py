@@ -1,0 +1,88 @@
+"""Fixtures: a real uvicorn serving a real model on 127.0.0.1, and the official SDK against it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from parley.app import create_app
+from parley.settings import EngineSettings, Settings
+from parley.store.db import connect
+from parley.store.keys import KeyStore
+
+API_KEY = "sk-ant-api03-parley-test-key"
+OTHER_WORKSPACE_KEY = "sk-ant-api03-parley-test-key-other"
+MODEL = "smollm2-135m-instruct-20250207"
+HOSTED_ALIAS = "claude-opus-5-5"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir: Path = tmp_path_factory.mktemp("parley-data")
+    return Settings(
+        data_dir=data_dir,
+        port=free_port(),
+        aliases={HOSTED_ALIAS: MODEL},
+        engine=EngineSettings(threads=2, kv_cells=16384, max_sequences=4, queue_limit=8),
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> FastAPI:
+    keys = KeyStore(connect(settings.resolved_database_url()))
+    keys.create(name="tests", secret=API_KEY)
+    keys.create(name="other", workspace="other", secret=OTHER_WORKSPACE_KEY)
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def base_url(app: FastAPI, settings: Settings) -> Iterator[str]:
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{settings.port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def client(base_url: str) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=base_url, api_key=API_KEY, max_retries=0, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def async_client(base_url: str) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=base_url, api_key=API_KEY, max_retries=0, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def http(base_url: str) -> Iterator[httpx.Client]:
+    """A raw client for what the SDK hides: exact bytes, headers, malformed bodies."""
+    with httpx.Client(
+        base_url=base_url,
+        headers={"x-api-key": API_KEY, "anthropic-version": "2023-06-01"},
+        timeout=60,
+    ) as raw:
+        yield raw
