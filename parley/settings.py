@@ -42,6 +42,11 @@ class EngineSettings(BaseModel):
         default=3600.0, gt=0, description="an unused, unpinned cached prefix expires after this"
     )
     seed: int = Field(default=0, description="base seed of sampling when temperature > 0")
+    extra_buffers: bool = Field(
+        default=False,
+        description="llama.cpp's AMX / repacked weight buffers: faster on some CPUs, but "
+        "AMX kernels crash where the OS does not grant AMX state (seen in sandboxes)",
+    )
 
 
 class ModelSource(BaseModel):

@@ -31,6 +31,7 @@ class LlamaEngine:
             sequence_ids=settings.max_sequences + settings.prefix_entries,
             batch_tokens=settings.batch_tokens,
             threads=settings.threads,
+            extra_buffers=settings.extra_buffers,
         )
         self._model = LlamaModel(path, shape)
         self.context_window = min(context_window, settings.kv_cells)

@@ -27,6 +27,7 @@ class ContextShape:
     sequence_ids: int
     batch_tokens: int
     threads: int
+    extra_buffers: bool = False
 
 
 class LlamaModel:
@@ -35,6 +36,7 @@ class LlamaModel:
     def __init__(self, path: Path, shape: ContextShape) -> None:
         _silence_llama_logs()
         params = llama.llama_model_default_params()
+        params.use_extra_bufts = shape.extra_buffers
         self._model = llama.llama_model_load_from_file(str(path).encode(), params)
         if not self._model:
             raise RuntimeError(f"could not load model file {path}")
