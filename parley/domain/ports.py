@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from parley.domain.prompt import Conversation
+from parley.domain.caching import EntryWrite
+from parley.domain.diagnostics import Fingerprint
+from parley.domain.prompt import CacheTtl, Conversation
 
 
 @dataclass(frozen=True)
@@ -19,11 +21,25 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class RenderedPrompt:
+    """The prompt's tokens, and the token position where each request block ends (None where
+    the template made it impossible to tell)."""
+
+    tokens: list[int]
+    block_ends: list[int | None]
+
+
+@dataclass(frozen=True)
 class GenerateRequest:
+    """`pins`: (prefix length, seconds) for which the physical cache should keep that prefix
+    of the prompt warm once it is computed (the logical cache entries' TTLs).
+    `max_tokens` 0 computes the prompt into the cache and generates nothing."""
+
     prompt: Sequence[int]
     max_tokens: int
     sampling: Sampling
     tenant: str
+    pins: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,11 +77,61 @@ class Engine(Protocol):
 
     context_window: int
 
-    def render(self, conversation: Conversation) -> list[int]: ...
+    def render(self, conversation: Conversation) -> RenderedPrompt: ...
 
     def generate(self, request: GenerateRequest) -> EngineStream: ...
 
     async def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Wall-clock seconds; tests inject a fake to expire cache entries."""
+
+    def now(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A live logical cache entry, as operators see it."""
+
+    workspace_id: str
+    model: str
+    tokens: int
+    ttl: CacheTtl
+    expires_at: float
+    hits: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class CacheScope:
+    workspace_id: str
+    model: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.workspace_id}\0{self.model}"
+
+
+class CacheRegistry(Protocol):
+    """Logical prompt-cache entries (what is billed), keyed by the chained prefix hash."""
+
+    async def live(self, keys: Sequence[str], now: float) -> set[str]: ...
+
+    async def record(
+        self, scope: CacheScope, writes: Sequence[EntryWrite], hit: str | None, now: float
+    ) -> None:
+        """Creates or extends the written entries, and refreshes the one that was read."""
+
+    async def entries(self, now: float) -> list[CacheEntry]: ...
+
+
+class Fingerprints(Protocol):
+    """Each message's prompt fingerprint, for `diagnostics.previous_message_id`."""
+
+    async def remember(self, workspace_id: str, message_id: str, print_: Fingerprint) -> None: ...
+
+    async def recall(self, workspace_id: str, message_id: str) -> Fingerprint | None: ...
 
 
 @dataclass(frozen=True)

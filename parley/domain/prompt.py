@@ -8,10 +8,11 @@ prefill that the answer continues, and Claude Code's billing header kept out of 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from parley.errors import InvalidRequestError
+from parley.wire.common import CacheControlEphemeral
 from parley.wire.content import (
     DocumentBlockParam,
     ImageBlockParam,
@@ -34,16 +35,39 @@ _ROLE_MAP: dict[str, ChatRole] = {
 }
 
 
+CacheTtl = Literal["5m", "1h"]
+Section = Literal["tools", "system", "messages"]
+SEPARATOR = "\n\n"  # between the blocks of one turn, and between merged turns
+
+
+@dataclass(frozen=True)
+class Block:
+    """One content block of the request, in the prompt's prefix order (tools, system,
+    messages): the unit that `cache_control` breakpoints and the cache lookback count in.
+    `cacheable`: it renders something, so a breakpoint may sit on it."""
+
+    section: Section
+    message: int | None
+    ttl: CacheTtl | None
+    cacheable: bool
+
+
 @dataclass(frozen=True)
 class Turn:
+    """`marks`: (block index, offset in `text` where that block's text ends), so the engine
+    can find each block's end in the rendered prompt."""
+
     role: ChatRole
     text: str
+    marks: tuple[tuple[int, int], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
 class Conversation:
     turns: tuple[Turn, ...]
     prefill: str = ""
+    prefill_marks: tuple[tuple[int, int], ...] = field(default=(), compare=False)
+    blocks: tuple[Block, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -56,8 +80,41 @@ def system_text(system: str | Sequence[TextBlockParam] | None) -> str:
         return ""
     if isinstance(system, str):
         return system
-    texts = [b.text for b in system if not b.text.startswith(BILLING_HEADER_PREFIX)]
-    return "\n\n".join(texts)
+    return SEPARATOR.join(b.text for b in system if not is_billing_header(b))
+
+
+def is_billing_header(block: TextBlockParam) -> bool:
+    """Claude Code's per-request billing header: request metadata, never prompt."""
+    return block.text.startswith(BILLING_HEADER_PREFIX)
+
+
+class _Builder:
+    """Collects turns (merging same-role ones) and the blocks in prefix order."""
+
+    def __init__(self) -> None:
+        self.turns: list[tuple[ChatRole, list[str], list[tuple[int, int]]]] = []
+        self.blocks: list[Block] = []
+
+    def block(
+        self,
+        section: Section,
+        message: int | None,
+        text: str | None,
+        cache_control: CacheControlEphemeral | None,
+    ) -> int:
+        ttl: CacheTtl | None = None
+        if cache_control is not None:
+            ttl = cache_control.ttl or "5m"
+        self.blocks.append(Block(section, message, ttl, cacheable=bool(text)))
+        return len(self.blocks) - 1
+
+    def add(self, role: ChatRole, texts: list[tuple[int, str]]) -> None:
+        if not self.turns or self.turns[-1][0] != role:
+            self.turns.append((role, [], []))
+        _, parts, marks = self.turns[-1]
+        for block, text in texts:
+            parts.append(text)
+            marks.append((block, len(SEPARATOR.join(parts))))
 
 
 def build_conversation(
@@ -67,40 +124,65 @@ def build_conversation(
 ) -> Conversation:
     if not messages:
         raise InvalidRequestError("messages: at least one message is required")
-    merged: list[tuple[ChatRole, list[str]]] = []
-    head = system_text(system)
+    builder = _Builder()
+    head = _system_texts(system, builder)
     if head:
-        merged.append(("system", [head]))
+        builder.add("system", head)
     for index, message in enumerate(messages):
-        role = _ROLE_MAP[message.role]
-        texts = _texts_of(message, index, abilities)
-        if merged and merged[-1][0] == role:
-            merged[-1][1].extend(texts)
-        else:
-            merged.append((role, texts))
-    prefill = ""
-    if merged[-1][0] == "assistant":
-        prefill = "\n\n".join(merged.pop()[1])
+        builder.add(_ROLE_MAP[message.role], _texts_of(message, index, abilities, builder))
+    prefill, prefill_marks = "", tuple[tuple[int, int], ...]()
+    if builder.turns[-1][0] == "assistant":
+        _, parts, marks = builder.turns.pop()
+        prefill, prefill_marks = SEPARATOR.join(parts), tuple(marks)
         if prefill != prefill.rstrip():
             raise InvalidRequestError("final assistant content cannot end with trailing whitespace")
-    turns = tuple(Turn(role, "\n\n".join(texts)) for role, texts in merged)
+    turns = tuple(
+        Turn(role, SEPARATOR.join(parts), tuple(marks)) for role, parts, marks in builder.turns
+    )
     if not any(t.role != "system" for t in turns) and not prefill:
         raise InvalidRequestError("messages: at least one user or assistant turn is required")
-    return Conversation(turns=turns, prefill=prefill)
+    return Conversation(turns, prefill, prefill_marks, tuple(builder.blocks))
 
 
-def _texts_of(message: MessageParam, index: int, abilities: ModelAbilities) -> list[str]:
+def _system_texts(
+    system: str | Sequence[TextBlockParam] | None, builder: _Builder
+) -> list[tuple[int, str]]:
+    if system is None:
+        return []
+    if isinstance(system, str):
+        return [(builder.block("system", None, system, None), system)] if system else []
+    texts: list[tuple[int, str]] = []
+    for position, block in enumerate(system):
+        if is_billing_header(block):
+            builder.block("system", None, None, None)  # counts as a position, renders nothing
+            continue
+        _check_cacheable_text(block, f"system.{position}")
+        texts.append((builder.block("system", None, block.text, block.cache_control), block.text))
+    return texts
+
+
+def _check_cacheable_text(block: TextBlockParam, where: str) -> None:
+    if block.cache_control is not None and not block.text:
+        raise InvalidRequestError(f"{where}.cache_control: cannot be set for empty text blocks")
+
+
+def _texts_of(
+    message: MessageParam, index: int, abilities: ModelAbilities, builder: _Builder
+) -> list[tuple[int, str]]:
     if isinstance(message.content, str):
-        return [message.content]
-    texts: list[str] = []
+        return [(builder.block("messages", index, message.content, None), message.content)]
+    texts: list[tuple[int, str]] = []
     for position, block in enumerate(message.content):
         where = f"messages.{index}.content.{position}"
         if isinstance(block, TextBlockParam):
             if not block.text and message.role != "assistant":
                 raise InvalidRequestError(f"{where}.text: text content blocks must be non-empty")
-            texts.append(block.text)
+            _check_cacheable_text(block, where)
+            handle = builder.block("messages", index, block.text, block.cache_control)
+            texts.append((handle, block.text))
         elif isinstance(block, ThinkingBlockParam | RedactedThinkingBlockParam):
-            continue  # earlier turns' thinking is not part of the context, as on the hosted API
+            # earlier turns' thinking is not part of the context, as on the hosted API
+            builder.block("messages", index, None, None)
         elif isinstance(block, ImageBlockParam):
             if not abilities.image_input:
                 raise InvalidRequestError(f"{where}: this model does not support image input")

@@ -43,8 +43,9 @@ def messages_router(auth: AuthService, service: MessagesService, max_bytes: int)
     async def create_message(request: Request) -> Response:
         principal = await authenticate(auth, request)
         params = parse(MessageCreateParams, await read_json(request, max_bytes))
-        prepared = service.prepare(params, principal, request.headers.get("anthropic-version"))
-        generation = service.start(prepared)  # a full queue answers 529 here, before headers
+        version = request.headers.get("anthropic-version")
+        prepared = await service.prepare(params, principal, version)
+        generation = await service.start(prepared)  # a full queue is a 529 here, before headers
         if params.stream:
             events = service.stream(prepared, generation, request_id_of(request) or "")
             return StreamingResponse(

@@ -7,16 +7,28 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
+from parley.domain.caching import CachePlan
 from parley.domain.catalog import Catalog, ModelEntry, check_max_tokens
 from parley.domain.ids import message_id
-from parley.domain.ports import Engine, EngineStream, GenerateRequest, Principal, Sampling
-from parley.domain.prompt import ModelAbilities, build_conversation
+from parley.domain.ports import (
+    CacheScope,
+    Engine,
+    EngineStream,
+    GenerateRequest,
+    Principal,
+    RenderedPrompt,
+    Sampling,
+)
+from parley.domain.prompt import Conversation, ModelAbilities, build_conversation
 from parley.errors import InternalServerError, InvalidRequestError, ParleyError
+from parley.services.caching import CacheDecision, PromptCache, request_breakpoints
 from parley.services.generation import Outcome, run_generation
-from parley.services.validation import check_features, check_version_fields
+from parley.services.validation import check_features, check_prewarm, check_version_fields
 from parley.wire.errors import ErrorObject
 from parley.wire.messages import (
+    CacheCreation,
     CountTokensParams,
+    Diagnostics,
     Message,
     MessageCreateParams,
     TextBlock,
@@ -41,8 +53,16 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Rendered:
+    entry: ModelEntry
+    engine: Engine
+    conversation: Conversation
+    prompt: RenderedPrompt
+
+
+@dataclass(frozen=True)
 class PreparedMessage:
-    """A validated request, rendered to tokens, ready to generate."""
+    """A validated request, rendered to tokens, with its cache plan: ready to generate."""
 
     params: MessageCreateParams
     entry: ModelEntry
@@ -50,9 +70,25 @@ class PreparedMessage:
     prompt: list[int]
     principal: Principal
     message_id: str
+    cache: CacheDecision
+    diagnostics: Diagnostics | None = None
+
+    @property
+    def plan(self) -> CachePlan:
+        return self.cache.plan
 
     def usage(self, output_tokens: int) -> Usage:
-        return Usage(input_tokens=len(self.prompt), output_tokens=output_tokens)
+        plan = self.plan
+        return Usage(
+            input_tokens=plan.uncached,
+            cache_creation_input_tokens=plan.written,
+            cache_read_input_tokens=plan.read,
+            cache_creation=CacheCreation(
+                ephemeral_5m_input_tokens=plan.write_5m,
+                ephemeral_1h_input_tokens=plan.write_1h,
+            ),
+            output_tokens=output_tokens,
+        )
 
     def message(self, content: list[TextBlock], outcome: Outcome | None) -> Message:
         return Message(
@@ -61,40 +97,68 @@ class PreparedMessage:
             content=content,
             stop_reason=outcome.stop_reason if outcome else None,
             stop_sequence=outcome.stop_sequence if outcome else None,
+            diagnostics=self.diagnostics,
             usage=self.usage(outcome.output_tokens if outcome else 0),
         )
 
 
 class MessagesService:
-    def __init__(self, catalog: Catalog, engines: Mapping[str, Engine]) -> None:
+    def __init__(
+        self, catalog: Catalog, engines: Mapping[str, Engine], prompt_cache: PromptCache
+    ) -> None:
         self._catalog = catalog
         self._engines = engines
+        self._cache = prompt_cache
 
-    def _render(self, params: CountTokensParams) -> tuple[ModelEntry, Engine, list[int]]:
+    def _render(self, params: CountTokensParams) -> Rendered:
         entry = self._catalog.resolve_for_inference(params.model)
         check_features(params, entry)
         conversation = build_conversation(
             params.system, params.messages, ModelAbilities(image_input=entry.image_input)
         )
+        request_breakpoints(params, conversation)  # the breakpoint rules' 400s, also here
         engine = self._engines[entry.id]
         prompt = engine.render(conversation)
-        if len(prompt) > engine.context_window:
+        if len(prompt.tokens) > engine.context_window:
             raise InvalidRequestError(
-                f"prompt is too long: {len(prompt)} tokens > {engine.context_window} maximum"
+                f"prompt is too long: {len(prompt.tokens)} tokens > {engine.context_window} maximum"
             )
-        return entry, engine, prompt
+        return Rendered(entry, engine, conversation, prompt)
 
     def count_tokens(self, params: CountTokensParams, version: str | None) -> int:
+        """The whole prompt: what a create's three input counts add up to. Never caches."""
         check_version_fields(params, version)
-        return len(self._render(params)[2])
+        return len(self._render(params).prompt.tokens)
 
-    def prepare(
+    async def prepare(
         self, params: MessageCreateParams, principal: Principal, version: str | None
     ) -> PreparedMessage:
         check_version_fields(params, version)
-        entry, engine, prompt = self._render(params)
+        check_prewarm(params)
+        rendered = self._render(params)
+        entry = rendered.entry
         check_max_tokens(entry, params.max_tokens)
-        return PreparedMessage(params, entry, engine, prompt, principal, message_id())
+        scope = CacheScope(principal.workspace_id, entry.id)
+        cache = await self._cache.plan(
+            scope, params, rendered.conversation, rendered.prompt, entry.min_cache_tokens
+        )
+        new_id = message_id()
+        reason = await self._cache.diagnose(
+            scope, new_id, params, rendered.conversation, rendered.prompt
+        )
+        diagnostics = None
+        if params.diagnostics is not None:
+            diagnostics = Diagnostics(cache_miss_reason=reason)
+        return PreparedMessage(
+            params,
+            entry,
+            rendered.engine,
+            rendered.prompt.tokens,
+            principal,
+            new_id,
+            cache,
+            diagnostics,
+        )
 
     def _request(self, prepared: PreparedMessage) -> GenerateRequest:
         params = prepared.params
@@ -108,25 +172,24 @@ class MessagesService:
             max_tokens=params.max_tokens,
             sampling=sampling,
             tenant=prepared.principal.workspace_id,
+            pins=prepared.plan.pins(),
         )
 
-    def start(self, prepared: PreparedMessage) -> EngineStream | None:
-        """Queues the generation now, so a full engine is a 529 before any header is sent.
-        None for `max_tokens: 0` (a cache pre-warm generates nothing)."""
-        if prepared.params.max_tokens == 0:
-            return None
-        return prepared.engine.generate(self._request(prepared))
+    async def start(self, prepared: PreparedMessage) -> EngineStream:
+        """Queues the generation now, so a full engine is a 529 before any header is sent;
+        from then on the request's cache entries exist. `max_tokens: 0` (a pre-warm) computes
+        the prompt into the cache and generates nothing."""
+        events = prepared.engine.generate(self._request(prepared))
+        await self._cache.commit(prepared.cache)
+        return events
 
     async def _pieces(
-        self, prepared: PreparedMessage, events: EngineStream | None
+        self, prepared: PreparedMessage, events: EngineStream
     ) -> AsyncIterator[str | Outcome]:
-        if events is None:
-            yield Outcome("max_tokens", None, 0)
-            return
         async for piece in run_generation(events, prepared.params.stop_sequences or []):
             yield piece
 
-    async def create(self, prepared: PreparedMessage, events: EngineStream | None) -> Message:
+    async def create(self, prepared: PreparedMessage, events: EngineStream) -> Message:
         texts: list[str] = []
         outcome: Outcome | None = None
         try:
@@ -136,24 +199,21 @@ class MessagesService:
                 else:
                     texts.append(piece)
         finally:
-            if events is not None:
-                await events.aclose()
+            await events.aclose()
         if outcome is None:
             raise InternalServerError("generation ended without an outcome")
         content = [] if prepared.params.max_tokens == 0 else [TextBlock(text="".join(texts))]
         return prepared.message(content, outcome)
 
     async def stream(
-        self, prepared: PreparedMessage, events: EngineStream | None, request_id: str
+        self, prepared: PreparedMessage, events: EngineStream, request_id: str
     ) -> AsyncIterator[StreamEvent]:
         """The contract's event order; an error after the start travels as an `error` event."""
         yield MessageStartEvent(message=prepared.message([], None))
         block_open = False
         try:
             async for piece in self._pieces(prepared, events):
-                if not block_open and not (
-                    isinstance(piece, Outcome) and prepared.params.max_tokens == 0
-                ):
+                if not block_open:
                     block_open = True
                     yield ContentBlockStartEvent(index=0, content_block=TextBlock(text=""))
                     yield PingEvent()
@@ -165,9 +225,9 @@ class MessagesService:
                             stop_reason=piece.stop_reason, stop_sequence=piece.stop_sequence
                         ),
                         usage=MessageDeltaUsage(
-                            input_tokens=len(prepared.prompt),
-                            cache_creation_input_tokens=0,
-                            cache_read_input_tokens=0,
+                            input_tokens=prepared.plan.uncached,
+                            cache_creation_input_tokens=prepared.plan.written,
+                            cache_read_input_tokens=prepared.plan.read,
                             output_tokens=piece.output_tokens,
                         ),
                     )
@@ -183,8 +243,7 @@ class MessagesService:
                 request_id=request_id,
             )
         finally:
-            if events is not None:
-                await events.aclose()  # also when the client went away mid-stream
+            await events.aclose()  # also when the client went away mid-stream
 
 
 def _error_object(exc: ParleyError) -> ErrorObject:

@@ -55,3 +55,27 @@ def check_features(params: CountTokensParams, entry: ModelEntry) -> None:
         raise InvalidRequestError(f"speed: fast mode is not supported for model {entry.id}")
     if isinstance(params, MessageCreateParams) and params.container is not None:
         raise InvalidRequestError("container: code execution containers are not supported")
+
+
+def check_prewarm(params: MessageCreateParams) -> None:
+    """`max_tokens: 0` only pre-warms the prompt cache; the contract refuses it with anything
+    that expects output."""
+    if params.max_tokens != 0:
+        return
+    refused = [
+        ("stream", bool(params.stream)),
+        ("thinking", params.thinking is not None and params.thinking.type == "enabled"),
+        (
+            "output_config.format",
+            params.output_config is not None and params.output_config.format is not None,
+        ),
+        (
+            "tool_choice",
+            params.tool_choice is not None and params.tool_choice.type in ("any", "tool"),
+        ),
+    ]
+    for field, present in refused:
+        if present:
+            raise InvalidRequestError(
+                f"max_tokens: 0 (a cache pre-warm) cannot be combined with {field}"
+            )

@@ -218,21 +218,20 @@ def test_a_stop_sequence_ends_the_stream_without_its_text(
     assert delta.usage.output_tokens < MAX_TOKENS
 
 
-def test_max_tokens_zero_streams_no_content_block(http: httpx.Client, prompt_tokens: int) -> None:
-    stream = raw_stream(http, max_tokens=0)
-    assert [event for event, _ in stream.frames()] == [
-        "message_start",
-        "message_delta",
-        "message_stop",
-    ]
-    (delta,) = stream.events("message_delta")
-    assert delta["delta"]["stop_reason"] == "max_tokens"
-    assert (delta["usage"]["input_tokens"], delta["usage"]["output_tokens"]) == (prompt_tokens, 0)
+def test_a_cache_prewarm_cannot_stream(http: httpx.Client) -> None:
+    response = http.post(
+        "/v1/messages", json={"model": MODEL, "messages": STORY, "stream": True, "max_tokens": 0}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "type": "invalid_request_error",
+        "message": "max_tokens: 0 (a cache pre-warm) cannot be combined with stream",
+    }
 
 
-def test_max_tokens_zero_gives_the_sdk_an_empty_final_message(client: anthropic.Anthropic) -> None:
-    final = sdk_stream(client, max_tokens=0).final
-    assert (final.content, final.stop_reason, final.usage.output_tokens) == ([], "max_tokens", 0)
+def test_a_streamed_cache_prewarm_is_a_bad_request_for_the_sdk(client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.BadRequestError):
+        sdk_stream(client, max_tokens=0)
 
 
 def test_a_validation_error_comes_before_the_stream_as_a_400(http: httpx.Client) -> None:

@@ -167,15 +167,16 @@ class PrefixCache:
         return Change(ops, freed)
 
     def evict_one(self, now: float) -> Evicted | None:
-        """Evicts the least recently used leaf that is neither locked nor pinned."""
+        """Evicts the least recently used unlocked leaf, unpinned ones first: a pin is a
+        priority, never a reason to refuse a request room."""
         candidates = [
-            (leaf.last_used, seq)
+            (leaf.pinned_until > now, leaf.last_used, seq)
             for seq, (_tenant, leaf) in self._leaves.items()
-            if leaf.locks == 0 and leaf.pinned_until <= now
+            if leaf.locks == 0
         ]
         if not candidates:
             return None
-        _, seq = min(candidates)
+        *_, seq = min(candidates)
         return self._evict(seq)
 
     def expired(self, now: float, idle_seconds: float) -> Iterator[Evicted]:

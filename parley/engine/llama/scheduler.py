@@ -302,8 +302,11 @@ class Scheduler:
                 self._cache.unlock(sequence.locked)
             in_cache = sequence.tokens[: sequence.n_past] if keep else []
             if in_cache:
-                tenant = sequence.request.tenant
-                self._apply(self._cache.insert(tenant, in_cache, sequence.seq_id, time.monotonic()))
+                tenant, now = sequence.request.tenant, time.monotonic()
+                self._apply(self._cache.insert(tenant, in_cache, sequence.seq_id, now))
+                for length, seconds in sequence.request.pins:
+                    if length <= len(in_cache):  # the logical entries' TTLs keep them warm
+                        self._cache.pin(tenant, in_cache[:length], now + seconds)
             else:
                 llama.llama_memory_seq_rm(self._model.memory, sequence.seq_id, -1, -1)
                 self._free_ids.append(sequence.seq_id)
@@ -360,6 +363,11 @@ class Scheduler:
         return index
 
     def _sample(self, sequence: Sequence) -> None:
+        if sequence.request.max_tokens == 0:  # a cache pre-warm: the prompt is in, stop here
+            sequence.logits_index = -1
+            sequence.emit(GenerationEnd("max_tokens", reused_tokens=sequence.reused))
+            self._finish(sequence)
+            return
         ctx = self._model.ctx
         token = int(llama.llama_sampler_sample(sequence.sampler, ctx, sequence.logits_index))
         sequence.logits_index = -1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from parley.domain.prompt import Conversation, Turn
+from parley.domain.prompt import Conversation, ModelAbilities, Turn, build_conversation
 from parley.engine.llama.chat import ChatTemplate
 from parley.errors import InvalidRequestError
+from parley.wire.content import TextBlockParam
+from parley.wire.messages import MessageParam
 
 SYSTEM_FIRST_ONLY = (
     "{% for m in messages %}"
@@ -77,3 +79,36 @@ def test_a_template_that_refuses_anyway_is_a_400() -> None:
     template = ChatTemplate("{{ raise_exception('Conversation roles must alternate') }}")
     with pytest.raises(InvalidRequestError, match="Conversation roles must alternate"):
         template.render(Conversation(turns=(Turn("user", "Hi"),)))
+
+
+def test_block_ends_are_character_offsets_in_the_rendered_prompt() -> None:
+    conversation = build_conversation(
+        [TextBlockParam(type="text", text="S")],
+        [
+            MessageParam(
+                role="user",
+                content=[
+                    TextBlockParam(type="text", text="Hi"),
+                    TextBlockParam(type="text", text="there"),
+                ],
+            )
+        ],
+        ModelAbilities(),
+    )
+    template = ChatTemplate(None)
+    text = template.render(conversation)
+    ends = template.block_ends(conversation, text)
+    assert [text[:end] for end in ends if end is not None] == [
+        "<|im_start|>system\nS",
+        "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi",
+        "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi\n\nthere",
+    ]
+
+
+def test_a_template_that_rewrites_content_gives_no_block_ends() -> None:
+    rewriting = "{% for m in messages %}[{{ m['role'] }}]{{ m['content'][:3] }}{% endfor %}"
+    conversation = build_conversation(
+        "system", [MessageParam(role="user", content="hello")], ModelAbilities()
+    )
+    template = ChatTemplate(rewriting)
+    assert template.block_ends(conversation, template.render(conversation)) == [None, None]

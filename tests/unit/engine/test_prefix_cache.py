@@ -95,18 +95,34 @@ def test_eviction_takes_the_least_recently_used_leaf_and_keeps_shared_cells() ->
     assert kv.positions(1) == [0, 1, 2, 3] and len(kv.cells) == cache.cells == 4
 
 
-def test_locked_and_pinned_leaves_are_not_evicted() -> None:
+def test_locked_leaves_are_not_evicted() -> None:
     cache = PrefixCache()
     cache.insert("t", [1, 2, 3], 0, now=0)
-    cache.insert("t", [4, 5, 6], 1, now=0)
     match = cache.match("t", [1, 2, 3], now=1)
     assert match.node is not None
     cache.lock(match.node)
-    assert cache.pin("t", [4, 5], until=100) == 2
     assert cache.evict_one(now=50) is None
     cache.unlock(match.node)
     evicted = cache.evict_one(now=50)
     assert evicted is not None and evicted.seq == 0
+
+
+def test_pinned_leaves_go_after_every_unpinned_one() -> None:
+    cache = PrefixCache()
+    cache.insert("t", [1, 2, 3], 0, now=0)
+    cache.insert("t", [4, 5, 6], 1, now=10)
+    assert cache.pin("t", [1, 2], until=100) == 2
+    first, second = cache.evict_one(now=50), cache.evict_one(now=50)
+    assert first is not None and first.seq == 1  # more recently used, but not pinned
+    assert second is not None and second.seq == 0  # a pin never refuses a request room
+
+
+def test_pinned_leaves_do_not_expire_while_pinned() -> None:
+    cache = PrefixCache()
+    cache.insert("t", [1, 2], 0, now=0)
+    cache.pin("t", [1, 2], until=100)
+    assert list(cache.expired(now=70, idle_seconds=60)) == []
+    assert [e.seq for e in cache.expired(now=101, idle_seconds=60)] == [0]
 
 
 def test_idle_entries_expire() -> None:

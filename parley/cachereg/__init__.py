@@ -1,0 +1,1 @@
+"""Logical prompt-cache registries (what is billed as cache reads and writes)."""

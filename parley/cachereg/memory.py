@@ -1,0 +1,104 @@
+"""The in-process cache registry and fingerprint store: the single-process default."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from parley.domain.caching import TTL_SECONDS, EntryWrite
+from parley.domain.diagnostics import Fingerprint
+from parley.domain.ports import CacheEntry, CacheScope
+
+
+@dataclass(frozen=True)
+class _Entry:
+    scope: CacheScope
+    info: CacheEntry
+
+
+class MemoryCacheRegistry:
+    """A TTL map. Expired entries are dropped lazily; beyond `max_entries` the entries closest
+    to expiry go first, so memory stays bounded under any load."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._max_entries = max_entries
+        self._lock = asyncio.Lock()
+
+    async def live(self, keys: Sequence[str], now: float) -> set[str]:
+        return {
+            key
+            for key in keys
+            if (entry := self._entries.get(key)) is not None and entry.info.expires_at > now
+        }
+
+    async def record(
+        self, scope: CacheScope, writes: Sequence[EntryWrite], hit: str | None, now: float
+    ) -> None:
+        async with self._lock:
+            if hit is not None and (entry := self._entries.get(hit)) is not None:
+                refreshed = now + TTL_SECONDS[entry.info.ttl]
+                self._entries[hit] = replace(
+                    entry,
+                    info=replace(
+                        entry.info,
+                        expires_at=max(entry.info.expires_at, refreshed),
+                        hits=entry.info.hits + 1,
+                    ),
+                )
+            for write in writes:
+                self._write(scope, write, now)
+            self._prune(now)
+
+    def _write(self, scope: CacheScope, write: EntryWrite, now: float) -> None:
+        expires_at = now + TTL_SECONDS[write.ttl]
+        entry = self._entries.get(write.key)
+        if entry is not None and entry.info.expires_at > now:
+            longer = write.ttl if TTL_SECONDS[write.ttl] > TTL_SECONDS[entry.info.ttl] else None
+            info = replace(
+                entry.info,
+                expires_at=max(entry.info.expires_at, expires_at),
+                ttl=longer or entry.info.ttl,
+            )
+        else:
+            info = CacheEntry(
+                workspace_id=scope.workspace_id,
+                model=scope.model,
+                tokens=write.tokens,
+                ttl=write.ttl,
+                expires_at=expires_at,
+                hits=0,
+                created_at=now,
+            )
+        self._entries[write.key] = _Entry(scope, info)
+
+    def _prune(self, now: float) -> None:
+        expired = [key for key, entry in self._entries.items() if entry.info.expires_at <= now]
+        for key in expired:
+            del self._entries[key]
+        overflow = len(self._entries) - self._max_entries
+        if overflow > 0:
+            soonest = sorted(self._entries, key=lambda key: self._entries[key].info.expires_at)
+            for key in soonest[:overflow]:
+                del self._entries[key]
+
+    async def entries(self, now: float) -> list[CacheEntry]:
+        return [entry.info for entry in self._entries.values() if entry.info.expires_at > now]
+
+
+class MemoryFingerprints:
+    """The most recent `capacity` messages' fingerprints; older ones are forgotten."""
+
+    def __init__(self, capacity: int = 65_536) -> None:
+        self._prints: OrderedDict[tuple[str, str], Fingerprint] = OrderedDict()
+        self._capacity = capacity
+
+    async def remember(self, workspace_id: str, message_id: str, print_: Fingerprint) -> None:
+        self._prints[(workspace_id, message_id)] = print_
+        while len(self._prints) > self._capacity:
+            self._prints.popitem(last=False)
+
+    async def recall(self, workspace_id: str, message_id: str) -> Fingerprint | None:
+        return self._prints.get((workspace_id, message_id))
