@@ -20,6 +20,7 @@ from parley.engine.llama.engine import LlamaEngine
 from parley.engine.llama.locate import model_path
 from parley.errors import ParleyError
 from parley.metrics import Metrics
+from parley.routes.cache import cache_router
 from parley.routes.edge import EdgeMiddleware
 from parley.routes.errors import http_error_handler, parley_error_handler
 from parley.routes.messages import messages_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, http_error_handler)
     app.include_router(messages_router(auth, messages, settings.max_request_bytes))
     app.include_router(models_router(auth, catalog))
+    app.include_router(cache_router(auth, prompt_cache))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -95,5 +95,36 @@ def models(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     console.print(table)
 
 
+@app.command("cache")
+def cache(
+    url: Annotated[str, typer.Option(help="the running server")] = "http://127.0.0.1:8787",
+    key: Annotated[
+        str, typer.Option(help="an admin key of the organization", envvar="PARLEY_ADMIN_KEY")
+    ] = "",
+) -> None:
+    """Show the live prompt-cache entries of a running server (the key's organization)."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{url}/parley/cache", headers={"x-api-key": key}, timeout=30)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {url}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}: {response.json()['error']['message']}[/red]")
+        raise typer.Exit(1)
+    table = Table("workspace", "model", "prefix tokens", "ttl", "ttl left (s)", "hits")
+    for entry in response.json()["data"]:
+        table.add_row(
+            entry["workspace_id"],
+            entry["model"],
+            str(entry["prefix_tokens"]),
+            entry["ttl"],
+            f"{entry['ttl_left_seconds']:.0f}",
+            str(entry["hits"]),
+        )
+    console.print(table)
+
+
 def main() -> None:
     app()

@@ -24,6 +24,7 @@ from parley.store.keys import KeyStore
 
 API_KEY = "sk-ant-api03-parley-test-key"
 OTHER_WORKSPACE_KEY = "sk-ant-api03-parley-test-key-other"
+ADMIN_KEY = "sk-ant-admin01-parley-test-key"
 MODEL = "smollm2-135m-instruct-20250207"
 HOSTED_ALIAS = "claude-opus-5-5"
 
@@ -78,6 +79,7 @@ def app(settings: Settings, clock: FakeClock) -> FastAPI:
     keys = KeyStore(connect(settings.resolved_database_url()))
     keys.create(name="tests", secret=API_KEY)
     keys.create(name="other", workspace="other", secret=OTHER_WORKSPACE_KEY)
+    keys.create(name="admin", admin=True, secret=ADMIN_KEY)
     return create_app(settings, clock=clock)
 
 

@@ -64,6 +64,7 @@ class MemoryCacheRegistry:
             )
         else:
             info = CacheEntry(
+                organization_id=scope.organization_id,
                 workspace_id=scope.workspace_id,
                 model=scope.model,
                 tokens=write.tokens,

@@ -94,6 +94,7 @@ class Clock(Protocol):
 class CacheEntry:
     """A live logical cache entry, as operators see it."""
 
+    organization_id: str
     workspace_id: str
     model: str
     tokens: int
@@ -105,6 +106,9 @@ class CacheEntry:
 
 @dataclass(frozen=True)
 class CacheScope:
+    """Who may read an entry: one workspace, on one model. The organization is for listing."""
+
+    organization_id: str
     workspace_id: str
     model: str
 

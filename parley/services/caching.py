@@ -17,6 +17,7 @@ from parley.domain.caching import (
 )
 from parley.domain.diagnostics import cache_miss_reason, fingerprint
 from parley.domain.ports import (
+    CacheEntry,
     CacheRegistry,
     CacheScope,
     Clock,
@@ -112,3 +113,13 @@ class PromptCache:
             return None
         previous = await self._fingerprints.recall(scope.workspace_id, previous_id)
         return cache_miss_reason(previous, current)
+
+    async def entries(self, organization_id: str) -> tuple[float, list[CacheEntry]]:
+        """An organization's live entries, longest prefix first, and the time they were read."""
+        now = self._clock.now()
+        entries = [
+            entry
+            for entry in await self._registry.entries(now)
+            if entry.organization_id == organization_id
+        ]
+        return now, sorted(entries, key=lambda entry: (-entry.tokens, entry.expires_at))

@@ -138,7 +138,7 @@ class MessagesService:
         rendered = self._render(params)
         entry = rendered.entry
         check_max_tokens(entry, params.max_tokens)
-        scope = CacheScope(principal.workspace_id, entry.id)
+        scope = CacheScope(principal.organization_id, principal.workspace_id, entry.id)
         cache = await self._cache.plan(
             scope, params, rendered.conversation, rendered.prompt, entry.min_cache_tokens
         )

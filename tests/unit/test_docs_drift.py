@@ -30,7 +30,7 @@ def test_every_model_source_key_is_documented(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
 
 
-@pytest.mark.parametrize("page", ["configuration.md", "messages.md", "engine.md"])
+@pytest.mark.parametrize("page", ["configuration.md", "messages.md", "engine.md", "caching.md"])
 def test_the_readme_links_each_docs_page(page: str) -> None:
     readme = (DOCS.parent / "README.md").read_text()
     assert f"(docs/{page})" in readme
