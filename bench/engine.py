@@ -397,6 +397,9 @@ def llama_server_command(
         ("--cont-batching", []),
         ("--kv-unified", []),  # one shared KV pool, so a slot may hold the long prefix
         ("--cache-prompt", []),  # reuse a slot's matching prompt prefix
+        # plain weight buffers, as Parley's default (engine.extra_buffers = false): llama.cpp's
+        # AMX kernels crash on the Intel hosts this runs on
+        ("--no-repack", []),
         ("--no-webui", []),
     ]
     for flag, values in optional:
