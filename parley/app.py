@@ -15,20 +15,25 @@ from starlette.responses import JSONResponse, Response
 from parley import __version__
 from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
 from parley.domain.catalog import DEFAULT_MODEL, Catalog, HubFile, LocalFile, ModelEntry
-from parley.domain.ports import Clock, Engine
+from parley.domain.ports import Clock, Engine, LimiterBackend
+from parley.domain.tiers import PRESETS, ClassLimits, Tier
 from parley.engine.llama.engine import LlamaEngine
 from parley.engine.llama.locate import model_path
 from parley.errors import ParleyError
+from parley.limits.memory import MemoryLimiter
+from parley.limits.redis import RedisLimiter
 from parley.metrics import Metrics
 from parley.routes.cache import cache_router
 from parley.routes.edge import EdgeMiddleware
 from parley.routes.errors import http_error_handler, parley_error_handler
+from parley.routes.limits import limits_router
 from parley.routes.messages import messages_router
 from parley.routes.models import models_router
 from parley.services.auth import AuthService
 from parley.services.caching import PromptCache
+from parley.services.limits import RateLimits
 from parley.services.messages import MessagesService
-from parley.settings import ModelSource, Settings
+from parley.settings import ClassLimitsSource, LimitsSettings, ModelSource, Settings
 from parley.store.db import connect
 from parley.store.keys import KeyStore
 
@@ -52,6 +57,8 @@ def operator_entry(source: ModelSource) -> ModelEntry:
         backend=backend,
         aliases=tuple(source.aliases),
         min_cache_tokens=source.min_cache_tokens,
+        rate_class=source.rate_class,
+        cache_reads_count_itpm=source.cache_reads_count_itpm,
     )
 
 
@@ -76,6 +83,25 @@ def load_engines(catalog: Catalog, settings: Settings, metrics: Metrics) -> dict
     return engines
 
 
+def class_limits(source: ClassLimitsSource) -> ClassLimits:
+    return ClassLimits(source.rpm, source.itpm, source.otpm)
+
+
+def tier_table(settings: LimitsSettings) -> list[Tier]:
+    """The preset's tiers, with the config's tiers replacing or added to them by name."""
+    tiers = {tier.name: tier for tier in PRESETS[settings.preset]}
+    for source in settings.tiers:
+        classes = {name: class_limits(limits) for name, limits in source.classes.items()}
+        tiers[source.name] = Tier(source.name, source.credit_threshold, source.monthly_cap, classes)
+    return list(tiers.values())
+
+
+def limiter_backend(settings: Settings) -> LimiterBackend:
+    if settings.limiter_url:
+        return RedisLimiter(settings.limiter_url)
+    return MemoryLimiter()
+
+
 class WallClock:
     def now(self) -> float:
         return time.time()
@@ -88,8 +114,22 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     auth = AuthService(keys)
     engines: dict[str, Engine] = {}
     cache_registry = MemoryCacheRegistry()
-    prompt_cache = PromptCache(cache_registry, MemoryFingerprints(), clock or WallClock())
-    messages = MessagesService(catalog, engines, prompt_cache)
+    clock = clock or WallClock()
+    prompt_cache = PromptCache(cache_registry, MemoryFingerprints(), clock)
+    tiers = tier_table(settings.limits)
+    limits = RateLimits(
+        limiter_backend(settings),
+        tiers,
+        settings.limits.default_tier or tiers[0].name,
+        None,
+        clock,
+        otpm=settings.limits.otpm,
+        workspace_limits={
+            workspace: class_limits(source)
+            for workspace, source in settings.limits.workspaces.items()
+        },
+    )
+    messages = MessagesService(catalog, engines, prompt_cache, limits)
     metrics = Metrics(CollectorRegistry())
 
     @asynccontextmanager
@@ -116,6 +156,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(messages_router(auth, messages, settings.max_request_bytes))
     app.include_router(models_router(auth, catalog))
     app.include_router(cache_router(auth, prompt_cache))
+    app.include_router(limits_router(auth, limits, catalog))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -95,26 +95,33 @@ def models(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     console.print(table)
 
 
-@app.command("cache")
-def cache(
-    url: Annotated[str, typer.Option(help="the running server")] = "http://127.0.0.1:8787",
-    key: Annotated[
-        str, typer.Option(help="an admin key of the organization", envvar="PARLEY_ADMIN_KEY")
-    ] = "",
-) -> None:
-    """Show the live prompt-cache entries of a running server (the key's organization)."""
+ServerUrl = Annotated[str, typer.Option("--url", help="the running server")]
+AdminKey = Annotated[
+    str, typer.Option("--key", help="an admin key of the organization", envvar="PARLEY_ADMIN_KEY")
+]
+
+
+def _admin_get(url: str, key: str, path: str) -> Any:
+    """GET an admin endpoint of a running server; a clear message and exit 1 on failure."""
     import httpx
 
     try:
-        response = httpx.get(f"{url}/parley/cache", headers={"x-api-key": key}, timeout=30)
+        response = httpx.get(f"{url}{path}", headers={"x-api-key": key}, timeout=30)
     except httpx.HTTPError as exc:
         console.print(f"[red]cannot reach {url}: {exc}[/red]")
         raise typer.Exit(1) from None
     if response.status_code != 200:
         console.print(f"[red]{response.status_code}: {response.json()['error']['message']}[/red]")
         raise typer.Exit(1)
+    return response.json()
+
+
+@app.command("cache")
+def cache(url: ServerUrl = "http://127.0.0.1:8787", key: AdminKey = "") -> None:
+    """Show the live prompt-cache entries of a running server (the key's organization)."""
+    listing = _admin_get(url, key, "/parley/cache")
     table = Table("workspace", "model", "prefix tokens", "ttl", "ttl left (s)", "hits")
-    for entry in response.json()["data"]:
+    for entry in listing["data"]:
         table.add_row(
             entry["workspace_id"],
             entry["model"],
@@ -123,6 +130,24 @@ def cache(
             f"{entry['ttl_left_seconds']:.0f}",
             str(entry["hits"]),
         )
+    console.print(table)
+
+
+@app.command("limits")
+def limits(url: ServerUrl = "http://127.0.0.1:8787", key: AdminKey = "") -> None:
+    """Show the organization's rate limits and their live headroom on a running server."""
+    listing = _admin_get(url, key, "/v1/organizations/rate_limits")
+    table = Table("group", "tier", "models", "limit", "per minute", "remaining now")
+    for group in listing["data"]:
+        for limit in group["limits"]:
+            table.add_row(
+                group["id"],
+                group["tier"],
+                ", ".join(group["models"]),
+                limit["type"],
+                str(limit["value"]),
+                str(limit["remaining"]),
+            )
     console.print(table)
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
@@ -49,6 +50,48 @@ class EngineSettings(BaseModel):
     )
 
 
+class ClassLimitsSource(BaseModel):
+    """Per-minute limits of one model class; an absent value is unlimited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rpm: int | None = Field(default=None, ge=1)
+    itpm: int | None = Field(default=None, ge=1)
+    otpm: int | None = Field(default=None, ge=1)
+
+
+class TierSource(BaseModel):
+    """A spend tier of the config: added to the preset's, or replacing one of the same name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    credit_threshold: Decimal = Field(default=Decimal(0), ge=0)
+    monthly_cap: Decimal | None = Field(default=None, ge=0)
+    classes: dict[str, ClassLimitsSource] = Field(default_factory=dict)
+
+
+class LimitsSettings(BaseModel):
+    """Spend tiers and per-minute rate limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: Literal["current", "legacy"] = Field(
+        default="current", description="the hosted tier table to start from"
+    )
+    default_tier: str | None = Field(
+        default=None, description="tier of organizations without one (default: the first)"
+    )
+    otpm: Literal["realtime", "reserve"] = Field(
+        default="realtime",
+        description="count output as generated, or reserve max_tokens at admission",
+    )
+    tiers: list[TierSource] = Field(default_factory=list)
+    workspaces: dict[str, ClassLimitsSource] = Field(
+        default_factory=dict, description="lower limits for a workspace id, all model classes"
+    )
+
+
 class ModelSource(BaseModel):
     """An operator-added catalog entry: a local GGUF file or a Hugging Face repo + file."""
 
@@ -65,6 +108,10 @@ class ModelSource(BaseModel):
     max_output: int | None = Field(default=None, ge=1)
     min_cache_tokens: int = Field(
         default=1024, ge=1, description="shortest prefix a cache_control breakpoint caches"
+    )
+    rate_class: str = Field(default="default", description="model class of the tier tables")
+    cache_reads_count_itpm: bool = Field(
+        default=False, description="whether cache reads count toward input tokens per minute"
     )
 
 
@@ -88,6 +135,10 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    limiter_url: str | None = Field(
+        default=None, description="redis:// URL shared by replicas; default: in-process"
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'parley.db'}"

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anthropic
@@ -83,11 +84,10 @@ def app(settings: Settings, clock: FakeClock) -> FastAPI:
     return create_app(settings, clock=clock)
 
 
-@pytest.fixture(scope="session")
-def base_url(app: FastAPI, settings: Settings) -> Iterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning")
-    )
+@contextmanager
+def running(app: FastAPI, port: int) -> Iterator[str]:
+    """Serves `app` with a real uvicorn on 127.0.0.1:`port` in a thread; yields its URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -95,9 +95,17 @@ def base_url(app: FastAPI, settings: Settings) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{settings.port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def base_url(app: FastAPI, settings: Settings) -> Iterator[str]:
+    with running(app, settings.port) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

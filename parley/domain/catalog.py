@@ -52,6 +52,8 @@ class ModelEntry:
     image_input: bool = False
     thinking: bool = False
     min_cache_tokens: int = 1024  # shorter cache_control prefixes are not cached, as hosted
+    rate_class: str = "default"  # the tier table's model class whose limits apply
+    cache_reads_count_itpm: bool = False  # as on every current hosted model
 
 
 DEFAULT_MODEL = ModelEntry(

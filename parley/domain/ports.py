@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal, Protocol
 
+from parley.domain.buckets import Admission, Bucket, Charge
 from parley.domain.caching import EntryWrite
 from parley.domain.diagnostics import Fingerprint
 from parley.domain.prompt import CacheTtl, Conversation
@@ -136,6 +138,26 @@ class Fingerprints(Protocol):
     async def remember(self, workspace_id: str, message_id: str, print_: Fingerprint) -> None: ...
 
     async def recall(self, workspace_id: str, message_id: str) -> Fingerprint | None: ...
+
+
+class LimiterBackend(Protocol):
+    """Where the token buckets live: this process, or Redis shared by replicas."""
+
+    async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
+        """All charges or none, atomically."""
+
+    async def settle(self, charges: Sequence[Charge], now: float) -> list[Bucket]:
+        """Corrections after the fact: each charge's cost is the tokens used beyond it."""
+
+    async def peek(self, charges: Sequence[Charge], now: float) -> list[Bucket | None]: ...
+
+
+class Standing(Protocol):
+    """An organization's tier and its spend this month (from the ledger)."""
+
+    async def tier_of(self, organization_id: str) -> str | None: ...
+
+    async def month_spend(self, organization_id: str, now: float) -> Decimal: ...
 
 
 @dataclass(frozen=True)

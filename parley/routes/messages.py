@@ -51,10 +51,14 @@ def messages_router(auth: AuthService, service: MessagesService, max_bytes: int)
             return StreamingResponse(
                 encode(events),
                 media_type="text/event-stream",
-                headers={"cache-control": "no-cache"},
+                headers={"cache-control": "no-cache", **prepared.ticket.headers},
             )
         message = await cancel_on_disconnect(request, service.create(prepared, generation))
-        return Response(message.model_dump_json(), media_type="application/json")
+        return Response(
+            message.model_dump_json(),
+            media_type="application/json",
+            headers=prepared.ticket.headers,
+        )
 
     @router.post("/v1/messages/count_tokens")
     async def count_tokens(request: Request) -> Response:

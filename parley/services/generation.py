@@ -25,13 +25,21 @@ class Outcome:
     output_tokens: int
 
 
+@dataclass
+class Progress:
+    """Tokens generated so far: what a request that ends early (the client left) has used."""
+
+    output_tokens: int = 0
+
+
 async def run_generation(
-    events: EngineStream, stop_sequences: Sequence[str]
+    events: EngineStream, stop_sequences: Sequence[str], progress: Progress | None = None
 ) -> AsyncIterator[str | Outcome]:
     """Yields text pieces as they become safe to show, then exactly one Outcome. The caller
     owns `events` and closes it."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     matcher = StopMatcher(stop_sequences)
+    progress = progress or Progress()
     output_tokens = 0
     async for event in events:
         if isinstance(event, GenerationEnd):
@@ -43,6 +51,7 @@ async def run_generation(
             yield Outcome(reason, stop, output_tokens)
             return
         output_tokens += 1
+        progress.output_tokens = output_tokens
         text, stop = matcher.feed(decoder.decode(event.piece))
         if text:
             yield text

@@ -22,7 +22,8 @@ from parley.domain.ports import (
 from parley.domain.prompt import Conversation, ModelAbilities, build_conversation
 from parley.errors import InternalServerError, InvalidRequestError, ParleyError
 from parley.services.caching import CacheDecision, PromptCache, request_breakpoints
-from parley.services.generation import Outcome, run_generation
+from parley.services.generation import Outcome, Progress, run_generation
+from parley.services.limits import Demand, RateLimits, Ticket
 from parley.services.validation import check_features, check_prewarm, check_version_fields
 from parley.wire.errors import ErrorObject
 from parley.wire.messages import (
@@ -71,6 +72,7 @@ class PreparedMessage:
     principal: Principal
     message_id: str
     cache: CacheDecision
+    ticket: Ticket
     diagnostics: Diagnostics | None = None
 
     @property
@@ -104,11 +106,16 @@ class PreparedMessage:
 
 class MessagesService:
     def __init__(
-        self, catalog: Catalog, engines: Mapping[str, Engine], prompt_cache: PromptCache
+        self,
+        catalog: Catalog,
+        engines: Mapping[str, Engine],
+        prompt_cache: PromptCache,
+        limits: RateLimits,
     ) -> None:
         self._catalog = catalog
         self._engines = engines
         self._cache = prompt_cache
+        self._limits = limits
 
     def _render(self, params: CountTokensParams) -> Rendered:
         entry = self._catalog.resolve_for_inference(params.model)
@@ -142,6 +149,16 @@ class MessagesService:
         cache = await self._cache.plan(
             scope, params, rendered.conversation, rendered.prompt, entry.min_cache_tokens
         )
+        plan = cache.plan
+        demand = Demand(
+            entry.rate_class,
+            plan.uncached,
+            plan.written,
+            plan.read,
+            entry.cache_reads_count_itpm,
+            params.max_tokens,
+        )
+        ticket = await self._limits.admit(principal, demand)  # 429 here, before any header
         new_id = message_id()
         reason = await self._cache.diagnose(
             scope, new_id, params, rendered.conversation, rendered.prompt
@@ -157,6 +174,7 @@ class MessagesService:
             principal,
             new_id,
             cache,
+            ticket,
             diagnostics,
         )
 
@@ -184,22 +202,31 @@ class MessagesService:
         return events
 
     async def _pieces(
-        self, prepared: PreparedMessage, events: EngineStream
+        self, prepared: PreparedMessage, events: EngineStream, progress: Progress
     ) -> AsyncIterator[str | Outcome]:
-        async for piece in run_generation(events, prepared.params.stop_sequences or []):
+        stops = prepared.params.stop_sequences or []
+        async for piece in run_generation(events, stops, progress):
             yield piece
+
+    async def _finish(
+        self, prepared: PreparedMessage, events: EngineStream, progress: Progress
+    ) -> None:
+        """Runs however the request ended: stops generating, settles the output tokens."""
+        await events.aclose()
+        await self._limits.settle(prepared.ticket, progress.output_tokens)
 
     async def create(self, prepared: PreparedMessage, events: EngineStream) -> Message:
         texts: list[str] = []
         outcome: Outcome | None = None
+        progress = Progress()
         try:
-            async for piece in self._pieces(prepared, events):
+            async for piece in self._pieces(prepared, events, progress):
                 if isinstance(piece, Outcome):
                     outcome = piece
                 else:
                     texts.append(piece)
         finally:
-            await events.aclose()
+            await self._finish(prepared, events, progress)
         if outcome is None:
             raise InternalServerError("generation ended without an outcome")
         content = [] if prepared.params.max_tokens == 0 else [TextBlock(text="".join(texts))]
@@ -211,8 +238,9 @@ class MessagesService:
         """The contract's event order; an error after the start travels as an `error` event."""
         yield MessageStartEvent(message=prepared.message([], None))
         block_open = False
+        progress = Progress()
         try:
-            async for piece in self._pieces(prepared, events):
+            async for piece in self._pieces(prepared, events, progress):
                 if not block_open:
                     block_open = True
                     yield ContentBlockStartEvent(index=0, content_block=TextBlock(text=""))
@@ -243,7 +271,7 @@ class MessagesService:
                 request_id=request_id,
             )
         finally:
-            await events.aclose()  # also when the client went away mid-stream
+            await self._finish(prepared, events, progress)  # also when the client went away
 
 
 def _error_object(exc: ParleyError) -> ErrorObject:

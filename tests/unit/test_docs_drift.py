@@ -15,7 +15,7 @@ CONFIGURATION = (DOCS / "configuration.md").read_text()
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_every_setting_is_documented_with_its_variable(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
-    if name != "engine":
+    if name not in ("engine", "limits"):
         assert f"`PARLEY_{name.upper()}`" in CONFIGURATION
 
 
@@ -30,7 +30,9 @@ def test_every_model_source_key_is_documented(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
 
 
-@pytest.mark.parametrize("page", ["configuration.md", "messages.md", "engine.md", "caching.md"])
+@pytest.mark.parametrize(
+    "page", ["configuration.md", "messages.md", "engine.md", "caching.md", "limits.md"]
+)
 def test_the_readme_links_each_docs_page(page: str) -> None:
     readme = (DOCS.parent / "README.md").read_text()
     assert f"(docs/{page})" in readme

@@ -1,0 +1,145 @@
+"""Step 6 of the pipeline: admit against the spend cap and the per-minute token buckets, and
+settle the buckets once the real output is known."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from parley.domain.buckets import Charge, refilled, remaining
+from parley.domain.ports import Clock, LimiterBackend, Principal, Standing
+from parley.domain.ratelimits import (
+    Costs,
+    Metered,
+    OtpmMode,
+    Owner,
+    charges,
+    headers,
+    input_cost,
+)
+from parley.domain.tiers import ClassLimits, Tier
+from parley.errors import RateLimitError
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What one admitted request holds: its charges and the headers to answer with."""
+
+    metered: tuple[Metered, ...]
+    headers: dict[str, str]
+    output_charged: int
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What a request asks of the limits: its model class and its prompt's cache split."""
+
+    rate_class: str
+    uncached: int
+    written: int
+    read: int
+    reads_count: bool
+    max_tokens: int
+
+
+def _next_month(now: float) -> datetime:
+    today = datetime.fromtimestamp(now, UTC)
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+class RateLimits:
+    def __init__(
+        self,
+        backend: LimiterBackend,
+        tiers: Sequence[Tier],
+        default_tier: str,
+        standing: Standing | None,
+        clock: Clock,
+        *,
+        otpm: OtpmMode = "realtime",
+        workspace_limits: Mapping[str, ClassLimits] | None = None,
+    ) -> None:
+        self._backend = backend
+        self._tiers = {tier.name: tier for tier in tiers}
+        self._default_tier = default_tier
+        self._standing = standing
+        self._clock = clock
+        self._otpm = otpm
+        self._workspace_limits = dict(workspace_limits or {})
+
+    async def tier(self, organization_id: str) -> Tier:
+        name = None
+        if self._standing is not None:
+            name = await self._standing.tier_of(organization_id)
+        return self._tiers.get(name or self._default_tier) or self._tiers[self._default_tier]
+
+    async def owners(self, principal: Principal, rate_class: str) -> list[Owner]:
+        tier = await self.tier(principal.organization_id)
+        owners = [Owner("org", principal.organization_id, tier.limits_for(rate_class))]
+        workspace = self._workspace_limits.get(principal.workspace_id)
+        if workspace is not None:
+            owners.append(Owner("workspace", principal.workspace_id, workspace))
+        return owners
+
+    async def admit(self, principal: Principal, demand: Demand) -> Ticket:
+        now = self._clock.now()
+        await self._check_spend(principal.organization_id, now)
+        output = demand.max_tokens if self._otpm == "reserve" else min(1, demand.max_tokens)
+        costs = Costs(
+            requests=1,
+            input_tokens=input_cost(
+                demand.uncached, demand.written, demand.read, demand.reads_count
+            ),
+            output_tokens=output,
+        )
+        metered = charges(await self.owners(principal, demand.rate_class), demand.rate_class, costs)
+        result = await self._backend.admit([m.charge for m in metered], now)
+        answer = headers(metered, result.buckets)
+        if not result.admitted:
+            answer["retry-after"] = str(result.retry_after)
+            raise RateLimitError(
+                "This request would exceed your organization's rate limit. "
+                "Please reduce the prompt length or the maximum tokens requested, "
+                "or try again later.",
+                headers=answer,
+            )
+        return Ticket(tuple(metered), answer, output)
+
+    async def _check_spend(self, organization_id: str, now: float) -> None:
+        """Without a ledger (`standing` None) there is no spend to check."""
+        tier = await self.tier(organization_id)
+        if tier.monthly_cap is None or self._standing is None:
+            return
+        if await self._standing.month_spend(organization_id, now) >= tier.monthly_cap:
+            until = _next_month(now).strftime("%Y-%m-%d at 00:00 UTC")
+            raise RateLimitError(
+                f"Your organization has reached the monthly spend limit of its {tier.name} "
+                f"tier (${tier.monthly_cap}). You will regain access on {until}.",
+                error_code="enforced_spend_limit_reached",
+                headers={"x-should-retry": "false"},
+            )
+
+    async def headroom(self, principal: Principal, rate_class: str) -> list[tuple[Metered, int]]:
+        """Each limited bucket of the caller's organization (and workspace) for a model class,
+        with what is left of it now."""
+        now = self._clock.now()
+        metered = charges(await self.owners(principal, rate_class), rate_class, Costs(0, 0, 0))
+        buckets = await self._backend.peek([m.charge for m in metered], now)
+        return [
+            (m, remaining(refilled(b, m.charge.limit, now), m.charge.limit))
+            for m, b in zip(metered, buckets, strict=True)
+        ]
+
+    async def settle(self, ticket: Ticket, output_tokens: int) -> None:
+        """Charges the output that was really generated beyond what admission took (or
+        returns the unused part of a `max_tokens` reservation)."""
+        delta = output_tokens - ticket.output_charged
+        corrections = [
+            Charge(m.charge.key, m.charge.limit, delta)
+            for m in ticket.metered
+            if m.limiter == "output-tokens"
+        ]
+        if corrections and delta:
+            await self._backend.settle(corrections, self._clock.now())
