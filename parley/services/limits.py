@@ -132,6 +132,12 @@ class RateLimits:
             for m, b in zip(metered, buckets, strict=True)
         ]
 
+    async def refund(self, ticket: Ticket) -> None:
+        """Returns everything admission took, for a request the engine refused (529)."""
+        corrections = [Charge(m.charge.key, m.charge.limit, -m.charge.cost) for m in ticket.metered]
+        if corrections:
+            await self._backend.settle(corrections, self._clock.now())
+
     async def settle(self, ticket: Ticket, output_tokens: int) -> None:
         """Charges the output that was really generated beyond what admission took (or
         returns the unused part of a `max_tokens` reservation)."""

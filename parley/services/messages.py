@@ -20,7 +20,7 @@ from parley.domain.ports import (
     Sampling,
 )
 from parley.domain.prompt import Conversation, ModelAbilities, build_conversation
-from parley.errors import InternalServerError, InvalidRequestError, ParleyError
+from parley.errors import InternalServerError, InvalidRequestError, OverloadedError, ParleyError
 from parley.services.caching import CacheDecision, PromptCache, request_breakpoints
 from parley.services.generation import Outcome, Progress, run_generation
 from parley.services.limits import Demand, RateLimits, Ticket
@@ -197,7 +197,11 @@ class MessagesService:
         """Queues the generation now, so a full engine is a 529 before any header is sent;
         from then on the request's cache entries exist. `max_tokens: 0` (a pre-warm) computes
         the prompt into the cache and generates nothing."""
-        events = prepared.engine.generate(self._request(prepared))
+        try:
+            events = prepared.engine.generate(self._request(prepared))
+        except OverloadedError:
+            await self._limits.refund(prepared.ticket)  # a 529 uses no rate limit
+            raise
         await self._cache.commit(prepared.cache)
         return events
 

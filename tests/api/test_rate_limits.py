@@ -3,6 +3,7 @@ retry-after that the SDK's own retry loop honours, and cache reads outside ITPM.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -168,3 +169,27 @@ def test_the_sdk_retries_after_a_429_and_succeeds(tmp_path: Path) -> None:
         )
         assert response.retries_taken >= 1
         assert response.parse().usage.output_tokens >= 1
+
+
+async def test_a_request_the_engine_refuses_with_529_uses_no_limit(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        limits=tier(rpm=10, itpm=100_000, otpm=10_000),
+        engine=EngineSettings(threads=1, kv_cells=4096, max_sequences=1, queue_limit=1),
+    )
+    keys = KeyStore(connect(settings.resolved_database_url()))
+    keys.create(name="t", secret=API_KEY)
+    keys.create(name="admin", admin=True, secret=ADMIN_KEY)
+    async for raw in serve(create_app(settings, clock=clock)):
+        long = body(max_tokens=200, messages=[{"role": "user", "content": "Tell a long story."}])
+        running = asyncio.create_task(raw.post("/v1/messages", json=long))
+        queued = asyncio.create_task(raw.post("/v1/messages", json=long))
+        await asyncio.sleep(0.3)
+        assert (await raw.post("/v1/messages", json=long)).status_code == 529
+        listing = await raw.get("/v1/organizations/rate_limits", headers={"x-api-key": ADMIN_KEY})
+        (group,) = listing.json()["data"]
+        left = {limit["type"]: limit["remaining"] for limit in group["limits"]}
+        assert left["requests_per_minute"] == 8  # the two that were queued, not the third
+        await running, await queued
