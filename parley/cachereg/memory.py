@@ -26,6 +26,7 @@ class MemoryCacheRegistry:
         self._entries: dict[str, _Entry] = {}
         self._max_entries = max_entries
         self._lock = asyncio.Lock()
+        self._pruned_at = float("-inf")
 
     async def live(self, keys: Sequence[str], now: float) -> set[str]:
         return {
@@ -76,6 +77,10 @@ class MemoryCacheRegistry:
         self._entries[write.key] = _Entry(scope, info)
 
     def _prune(self, now: float) -> None:
+        """A full scan, so at most once a second unless the map is over its bound."""
+        if now - self._pruned_at < 1.0 and len(self._entries) <= self._max_entries:
+            return
+        self._pruned_at = now
         expired = [key for key, entry in self._entries.items() if entry.info.expires_at <= now]
         for key in expired:
             del self._entries[key]
