@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Sequence
 from itertools import accumulate
 from pathlib import Path
 
-from parley.domain.ports import EngineEvent, GenerateRequest, GenerationEnd, RenderedPrompt
+from parley.domain.ports import (
+    EngineEvent,
+    GenerateRequest,
+    GenerationEnd,
+    RenderedPrompt,
+    TokenOut,
+)
 from parley.domain.prompt import Conversation
 from parley.engine.llama.chat import ChatTemplate
 from parley.engine.llama.model import ContextShape, LlamaModel
@@ -108,19 +116,42 @@ class LlamaEngine:
 
 
 class LlamaStream:
-    """Bridges the decode thread to asyncio: the scheduler emits into this stream's queue."""
+    """Bridges the decode thread to asyncio. Events are handed over in batches: waking the
+    event loop for every token costs a context switch that stalls llama.cpp's worker threads
+    on a small machine, so the decode thread wakes it for the first token, for the last
+    event, and otherwise at most every FLUSH_SECONDS."""
+
+    FLUSH_SECONDS = 0.02
 
     def __init__(self, scheduler: Scheduler, request: GenerateRequest) -> None:
         self._loop = asyncio.get_running_loop()
         self._events: asyncio.Queue[EngineEvent | BaseException] = asyncio.Queue()
+        self._pending: list[EngineEvent | BaseException] = []
+        self._lock = threading.Lock()
+        self._flushed_at: float | None = None
         self._done = False
         self._sequence = scheduler.submit(request, self._emit)
 
     def _emit(self, event: EngineEvent | BaseException) -> None:
+        """Runs on the decode thread."""
+        now = time.monotonic()
+        final = not isinstance(event, TokenOut)
+        with self._lock:
+            self._pending.append(event)
+            due = self._flushed_at is None or now - self._flushed_at >= self.FLUSH_SECONDS
+            if not (final or due):
+                return
+            self._flushed_at = now
         try:
-            self._loop.call_soon_threadsafe(self._events.put_nowait, event)
+            self._loop.call_soon_threadsafe(self._deliver)
         except RuntimeError:  # the loop has closed: nobody is listening any more
             self._sequence.cancel()
+
+    def _deliver(self) -> None:
+        with self._lock:
+            events, self._pending = self._pending, []
+        for event in events:
+            self._events.put_nowait(event)
 
     def __aiter__(self) -> AsyncIterator[EngineEvent]:
         return self
