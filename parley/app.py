@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -16,6 +17,7 @@ from parley import __version__
 from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
 from parley.domain.catalog import DEFAULT_MODEL, Catalog, HubFile, LocalFile, ModelEntry
 from parley.domain.ports import Clock, Engine, LimiterBackend
+from parley.domain.pricing import ModelPrice, PriceBook
 from parley.domain.tiers import PRESETS, ClassLimits, Tier
 from parley.engine.llama.engine import LlamaEngine
 from parley.engine.llama.locate import model_path
@@ -33,9 +35,11 @@ from parley.services.auth import AuthService
 from parley.services.caching import PromptCache
 from parley.services.limits import RateLimits
 from parley.services.messages import MessagesService
+from parley.services.metering import Meter
 from parley.settings import ClassLimitsSource, LimitsSettings, ModelSource, Settings
 from parley.store.db import connect
 from parley.store.keys import KeyStore
+from parley.store.ledger import LedgerStore
 
 OPERATOR_DEFAULT_WINDOW = 4096
 
@@ -102,6 +106,23 @@ def limiter_backend(settings: Settings) -> LimiterBackend:
     return MemoryLimiter()
 
 
+def price_book(settings: Settings) -> PriceBook:
+    models = {
+        model: ModelPrice(
+            input=price.input,
+            output=price.output,
+            cache_read=price.cache_read,
+            long_context_threshold=price.long_context_threshold,
+        )
+        for model, price in settings.prices.items()
+    }
+    regions: dict[tuple[str, str], Decimal] = {}
+    for key, multiplier in settings.regional_multipliers.items():
+        surface, _, region = key.partition(":")
+        regions[(surface, region)] = multiplier
+    return PriceBook(models, regions=regions)
+
+
 class WallClock:
     def now(self) -> float:
         return time.time()
@@ -110,7 +131,9 @@ class WallClock:
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """`clock`: tests pass a fake one to expire cache entries without waiting."""
     catalog = build_catalog(settings)
-    keys = KeyStore(connect(settings.resolved_database_url()))
+    database = connect(settings.resolved_database_url())
+    keys = KeyStore(database)
+    ledger = LedgerStore(database)
     auth = AuthService(keys)
     engines: dict[str, Engine] = {}
     cache_registry = MemoryCacheRegistry()
@@ -121,7 +144,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         limiter_backend(settings),
         tiers,
         settings.limits.default_tier or tiers[0].name,
-        None,
+        ledger,
         clock,
         otpm=settings.limits.otpm,
         workspace_limits={
@@ -129,7 +152,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             for workspace, source in settings.limits.workspaces.items()
         },
     )
-    messages = MessagesService(catalog, engines, prompt_cache, limits)
+    meter = Meter(ledger, price_book(settings), clock)
+    messages = MessagesService(catalog, engines, prompt_cache, limits, meter)
     metrics = Metrics(CollectorRegistry())
 
     @asynccontextmanager
@@ -171,4 +195,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.keys = keys
     app.state.catalog = catalog
     app.state.cache_registry = cache_registry
+    app.state.ledger = ledger
     return app

@@ -71,6 +71,25 @@ class TierSource(BaseModel):
     classes: dict[str, ClassLimitsSource] = Field(default_factory=dict)
 
 
+class PriceSource(BaseModel):
+    """A model's prices in USD per million tokens, and its cache-read multiplier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cache_read: Decimal = Field(default=Decimal("0.1"), ge=0)
+    long_context_threshold: int | None = Field(default=None, ge=1)
+
+
+def _default_prices() -> dict[str, PriceSource]:
+    """The packaged model, priced like the smallest hosted model (Haiku 5.5) so a fresh
+    install shows real numbers."""
+    return {
+        "smollm2-135m-instruct-20250207": PriceSource(input=Decimal("0.10"), output=Decimal("0.50"))
+    }
+
+
 class LimitsSettings(BaseModel):
     """Spend tiers and per-minute rate limits."""
 
@@ -136,6 +155,13 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    prices: dict[str, PriceSource] = Field(
+        default_factory=_default_prices, description="per catalog id; unpriced models cost 0"
+    )
+    regional_multipliers: dict[str, Decimal] = Field(
+        default_factory=lambda: {"claude_api:us": Decimal("1.1")},
+        description='"surface:region" -> price multiplier',
+    )
     limiter_url: str | None = Field(
         default=None, description="redis:// URL shared by replicas; default: in-process"
     )

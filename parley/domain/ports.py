@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 from parley.domain.buckets import Admission, Bucket, Charge
 from parley.domain.caching import EntryWrite
 from parley.domain.diagnostics import Fingerprint
+from parley.domain.metering import LedgerEntry
 from parley.domain.prompt import CacheTtl, Conversation
 
 
@@ -158,6 +159,11 @@ class Standing(Protocol):
     async def tier_of(self, organization_id: str) -> str | None: ...
 
     async def month_spend(self, organization_id: str, now: float) -> Decimal: ...
+
+
+class Ledger(Protocol):
+    async def record(self, entry: LedgerEntry) -> bool:
+        """Inserts once; False if the request id was already there."""
 
 
 @dataclass(frozen=True)

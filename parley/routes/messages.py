@@ -44,7 +44,7 @@ def messages_router(auth: AuthService, service: MessagesService, max_bytes: int)
         principal = await authenticate(auth, request)
         params = parse(MessageCreateParams, await read_json(request, max_bytes))
         version = request.headers.get("anthropic-version")
-        prepared = await service.prepare(params, principal, version)
+        prepared = await service.prepare(params, principal, version, request_id_of(request) or "")
         generation = await service.start(prepared)  # a full queue is a 529 here, before headers
         if params.stream:
             events = service.stream(prepared, generation, request_id_of(request) or "")

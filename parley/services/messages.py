@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from parley.domain.caching import CachePlan
 from parley.domain.catalog import Catalog, ModelEntry, check_max_tokens
@@ -24,6 +26,7 @@ from parley.errors import InternalServerError, InvalidRequestError, OverloadedEr
 from parley.services.caching import CacheDecision, PromptCache, request_breakpoints
 from parley.services.generation import Outcome, Progress, run_generation
 from parley.services.limits import Demand, RateLimits, Ticket
+from parley.services.metering import Meter
 from parley.services.validation import check_features, check_prewarm, check_version_fields
 from parley.wire.errors import ErrorObject
 from parley.wire.messages import (
@@ -71,6 +74,8 @@ class PreparedMessage:
     prompt: list[int]
     principal: Principal
     message_id: str
+    request_id: str
+    started_at: datetime
     cache: CacheDecision
     ticket: Ticket
     diagnostics: Diagnostics | None = None
@@ -111,11 +116,14 @@ class MessagesService:
         engines: Mapping[str, Engine],
         prompt_cache: PromptCache,
         limits: RateLimits,
+        meter: Meter,
     ) -> None:
         self._catalog = catalog
         self._engines = engines
         self._cache = prompt_cache
         self._limits = limits
+        self._meter = meter
+        self._closing: set[asyncio.Task[None]] = set()
 
     def _render(self, params: CountTokensParams) -> Rendered:
         entry = self._catalog.resolve_for_inference(params.model)
@@ -138,8 +146,13 @@ class MessagesService:
         return len(self._render(params).prompt.tokens)
 
     async def prepare(
-        self, params: MessageCreateParams, principal: Principal, version: str | None
+        self,
+        params: MessageCreateParams,
+        principal: Principal,
+        version: str | None,
+        request_id: str,
     ) -> PreparedMessage:
+        started_at = self._meter.now()
         check_version_fields(params, version)
         check_prewarm(params)
         rendered = self._render(params)
@@ -173,6 +186,8 @@ class MessagesService:
             rendered.prompt.tokens,
             principal,
             new_id,
+            request_id,
+            started_at,
             cache,
             ticket,
             diagnostics,
@@ -212,12 +227,38 @@ class MessagesService:
         async for piece in run_generation(events, stops, progress):
             yield piece
 
+    async def _bill(self, prepared: PreparedMessage, output_tokens: int) -> None:
+        """Appends the request to the ledger (durably: this returns after the commit)."""
+        await self._meter.record(
+            request_id=prepared.request_id,
+            message_id=prepared.message_id,
+            principal=prepared.principal,
+            model=prepared.entry.id,
+            usage=prepared.usage(output_tokens),
+            region=prepared.params.inference_geo or "global",
+            started_at=prepared.started_at,
+        )
+
     async def _finish(
-        self, prepared: PreparedMessage, events: EngineStream, progress: Progress
+        self, prepared: PreparedMessage, events: EngineStream, progress: Progress, billed: bool
     ) -> None:
-        """Runs however the request ended: stops generating, settles the output tokens."""
+        """Shielded: a client that goes away cancels the request's task, but its settling
+        and billing still run to the end."""
+        task = asyncio.ensure_future(self._close(prepared, events, progress, billed))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        await asyncio.shield(task)
+
+    async def _close(
+        self, prepared: PreparedMessage, events: EngineStream, progress: Progress, billed: bool
+    ) -> None:
+        """Runs however the request ended: stops generating, settles the output tokens, and
+        bills a request that ended early (the client left) for what it generated; one that
+        failed before generating anything is not billed."""
         await events.aclose()
         await self._limits.settle(prepared.ticket, progress.output_tokens)
+        if not billed and progress.output_tokens > 0:
+            await self._bill(prepared, progress.output_tokens)
 
     async def create(self, prepared: PreparedMessage, events: EngineStream) -> Message:
         texts: list[str] = []
@@ -227,10 +268,11 @@ class MessagesService:
             async for piece in self._pieces(prepared, events, progress):
                 if isinstance(piece, Outcome):
                     outcome = piece
+                    await self._bill(prepared, outcome.output_tokens)
                 else:
                     texts.append(piece)
         finally:
-            await self._finish(prepared, events, progress)
+            await self._finish(prepared, events, progress, billed=outcome is not None)
         if outcome is None:
             raise InternalServerError("generation ended without an outcome")
         content = [] if prepared.params.max_tokens == 0 else [TextBlock(text="".join(texts))]
@@ -243,6 +285,7 @@ class MessagesService:
         yield MessageStartEvent(message=prepared.message([], None))
         block_open = False
         progress = Progress()
+        billed = False
         try:
             async for piece in self._pieces(prepared, events, progress):
                 if not block_open:
@@ -263,6 +306,8 @@ class MessagesService:
                             output_tokens=piece.output_tokens,
                         ),
                     )
+                    await self._bill(prepared, piece.output_tokens)  # before message_stop
+                    billed = True
                     yield MessageStopEvent()
                     return
                 yield ContentBlockDeltaEvent(index=0, delta=TextDelta(text=piece))
@@ -275,7 +320,7 @@ class MessagesService:
                 request_id=request_id,
             )
         finally:
-            await self._finish(prepared, events, progress)  # also when the client went away
+            await self._finish(prepared, events, progress, billed)  # also when the client left
 
 
 def _error_object(exc: ParleyError) -> ErrorObject:

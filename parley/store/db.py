@@ -1,13 +1,16 @@
-"""Database engine from a URL; SQLite gets WAL and a busy timeout so readers never block."""
+"""Database engine from a URL, migrated to the latest schema; SQLite gets WAL and a busy
+timeout so readers never block."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
-from parley.store.tables import metadata
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def connect(url: str) -> Engine:
@@ -17,8 +20,17 @@ def connect(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    migrate(engine)
     return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Applies every migration the database has not had yet (Alembic, in one transaction)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+)
 
 metadata = MetaData()
 
@@ -12,6 +24,8 @@ organizations = Table(
     Column("id", String(64), primary_key=True),
     Column("name", String(256), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("tier", String(64), nullable=True),  # None: the configured default tier
+    Column("credit_purchased", Numeric(18, 2), nullable=False, server_default="0"),
 )
 
 workspaces = Table(
@@ -35,4 +49,27 @@ api_keys = Table(
     Column("is_admin", Boolean, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("request_id", String(64), primary_key=True),  # insert-once: idempotent by request
+    Column("message_id", String(64), nullable=False),
+    Column("organization_id", String(64), nullable=False),
+    Column("workspace_id", String(64), nullable=True),
+    Column("api_key_id", String(64), nullable=True),
+    Column("model", String(256), nullable=False),
+    Column("surface", String(32), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("service_tier", String(32), nullable=False),
+    Column("uncached_input_tokens", Integer, nullable=False),
+    Column("cache_write_5m_tokens", Integer, nullable=False),
+    Column("cache_write_1h_tokens", Integer, nullable=False),
+    Column("cache_read_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cost_picodollars", BigInteger, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=False),
+    Index("ledger_by_organization_time", "organization_id", "completed_at"),
 )

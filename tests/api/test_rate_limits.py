@@ -193,3 +193,21 @@ async def test_a_request_the_engine_refuses_with_529_uses_no_limit(
         left = {limit["type"]: limit["remaining"] for limit in group["limits"]}
         assert left["requests_per_minute"] == 8  # the two that were queued, not the third
         await running, await queued
+
+
+async def test_an_organization_over_its_monthly_cap_is_refused_until_next_month(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    limits = LimitsSettings(
+        tiers=[TierSource.model_validate({"name": "capped", "monthly_cap": "0.000001"})],
+        default_tier="capped",
+    )
+    async for raw in serve(limited_app(tmp_path, limits, clock)):
+        assert (await raw.post("/v1/messages", json=body())).status_code == 200  # > $0.000001
+        refused = await raw.post("/v1/messages", json=body())
+        assert refused.status_code == 429
+        error = refused.json()["error"]
+        assert error["details"] == {"error_code": "enforced_spend_limit_reached"}
+        assert "2027-02-01" in error["message"]  # the clock stands in January 2027
+        assert refused.headers["x-should-retry"] == "false"
+        assert "retry-after" not in refused.headers

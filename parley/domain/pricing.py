@@ -1,0 +1,105 @@
+"""The price book: what a request costs, from its token counts, exactly.
+
+Prices are USD per million tokens; multipliers follow the hosted price sheet (cache writes 1.25x
+for 5 minutes and 2x for 1 hour, reads 0.1x unless the model says otherwise, batch 0.5x,
+a long-context premium above a per-model threshold, regional surcharges). Money is Decimal,
+and the ledger stores it as an integer number of picodollars (1e-12 USD), which every documented
+price and multiplier divides exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+PER_MTOK = Decimal(1_000_000)
+PICO = Decimal("1e12")
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    input: Decimal  # USD per million uncached input tokens
+    output: Decimal  # USD per million output tokens
+    cache_read: Decimal = Decimal("0.1")  # multipliers of `input`
+    cache_write_5m: Decimal = Decimal("1.25")
+    cache_write_1h: Decimal = Decimal("2")
+    long_context_threshold: int | None = None  # input + cache tokens above which ...
+    long_context_input: Decimal = Decimal("2")  # ... the whole request costs this much more
+    long_context_output: Decimal = Decimal("1.5")
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    uncached: int = 0
+    write_5m: int = 0
+    write_1h: int = 0
+    read: int = 0
+    output: int = 0
+
+    @property
+    def prompt(self) -> int:
+        return self.uncached + self.write_5m + self.write_1h + self.read
+
+
+TOKEN_TYPES = (
+    "uncached_input_tokens",
+    "cache_creation.ephemeral_5m_input_tokens",
+    "cache_creation.ephemeral_1h_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """USD per token type (keys of TOKEN_TYPES)."""
+
+    parts: Mapping[str, Decimal]
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.parts.values(), Decimal(0))
+
+    @property
+    def picodollars(self) -> int:
+        return int(self.total * PICO)
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    models: Mapping[str, ModelPrice]
+    batch: Decimal = Decimal("0.5")
+    # (surface, region) -> multiplier, e.g. ("claude_api", "us") -> 1.1
+    regions: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
+
+    def price_of(self, model: str) -> ModelPrice:
+        return self.models.get(model) or ModelPrice(Decimal(0), Decimal(0))
+
+    def cost(
+        self,
+        model: str,
+        counts: TokenCounts,
+        *,
+        surface: str = "claude_api",
+        region: str = "global",
+        batch: bool = False,
+    ) -> Cost:
+        price = self.price_of(model)
+        common = self.regions.get((surface, region), Decimal(1))
+        if batch:
+            common *= self.batch
+        long = (
+            price.long_context_threshold is not None
+            and counts.prompt > price.long_context_threshold
+        )
+        base_in = price.input * (price.long_context_input if long else 1) * common / PER_MTOK
+        base_out = price.output * (price.long_context_output if long else 1) * common / PER_MTOK
+        amounts = (
+            counts.uncached * base_in,
+            counts.write_5m * base_in * price.cache_write_5m,
+            counts.write_1h * base_in * price.cache_write_1h,
+            counts.read * base_in * price.cache_read,
+            counts.output * base_out,
+        )
+        return Cost(dict(zip(TOKEN_TYPES, amounts, strict=True)))

@@ -1,0 +1,1 @@
+"""Alembic migrations of the database: ordered, named steps, applied at start-up."""

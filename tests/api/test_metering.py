@@ -1,0 +1,126 @@
+"""The ledger through the real server: every billed request once, with its usage and exact
+cost, written before the response completes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from parley.domain.metering import LedgerEntry
+from tests.api.test_prompt_caching import cached, manual
+from tests.conftest import API_KEY, MODEL
+
+QUESTION = [{"role": "user", "content": "Name a colour."}]
+INPUT_PICO = 100_000  # the packaged model's $0.10 per million input tokens
+OUTPUT_PICO = 500_000  # and $0.50 per million output tokens
+
+
+def ledger_entry(app: FastAPI, request_id: str) -> LedgerEntry | None:
+    principal = app.state.keys.authenticate_sync(API_KEY)
+    now = datetime.now(UTC)
+    entries = app.state.ledger.entries(
+        principal.organization_id, now - timedelta(days=40), now + timedelta(days=40)
+    )
+    found = [e for e in entries if e.request_id == request_id]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def test_a_message_is_in_the_ledger_once_with_its_usage_and_exact_cost(
+    app: FastAPI, http: httpx.Client
+) -> None:
+    response = http.post(
+        "/v1/messages", json={"model": MODEL, "max_tokens": 5, "messages": QUESTION}
+    )
+    usage = response.json()["usage"]
+    entry = ledger_entry(app, response.headers["request-id"])
+    assert entry is not None
+    assert (entry.message_id, entry.model, entry.surface, entry.region, entry.service_tier) == (
+        response.json()["id"],
+        MODEL,
+        "claude_api",
+        "global",
+        "standard",
+    )
+    assert (entry.uncached_input_tokens, entry.output_tokens) == (
+        usage["input_tokens"],
+        usage["output_tokens"],
+    )
+    assert entry.cost_picodollars == (
+        usage["input_tokens"] * INPUT_PICO + usage["output_tokens"] * OUTPUT_PICO
+    )
+
+
+def test_a_stream_is_in_the_ledger_by_the_time_message_stop_arrives(
+    app: FastAPI, http: httpx.Client
+) -> None:
+    body = {"model": MODEL, "max_tokens": 5, "messages": QUESTION, "stream": True}
+    with http.stream("POST", "/v1/messages", json=body) as response:
+        for line in response.iter_lines():
+            if line == "event: message_stop":
+                assert ledger_entry(app, response.headers["request-id"]) is not None
+                break
+        else:
+            pytest.fail("no message_stop")
+
+
+def test_a_us_region_costs_ten_percent_more(app: FastAPI, http: httpx.Client) -> None:
+    body = {"model": MODEL, "max_tokens": 1, "messages": QUESTION, "inference_geo": "us"}
+    response = http.post("/v1/messages", json=body)
+    usage = response.json()["usage"]
+    entry = ledger_entry(app, response.headers["request-id"])
+    assert entry is not None and entry.region == "us"
+    plain = usage["input_tokens"] * INPUT_PICO + usage["output_tokens"] * OUTPUT_PICO
+    assert entry.cost_picodollars * 10 == plain * 11
+
+
+def test_a_prewarm_is_billed_for_its_cache_write(app: FastAPI, http: httpx.Client) -> None:
+    body = {
+        "model": MODEL,
+        "max_tokens": 0,
+        "system": [cached(manual("metering"))],
+        "messages": QUESTION,
+    }
+    response = http.post("/v1/messages", json=body)
+    usage = response.json()["usage"]
+    entry = ledger_entry(app, response.headers["request-id"])
+    assert entry is not None
+    assert entry.cache_write_5m_tokens == usage["cache_creation_input_tokens"] > 0
+    assert entry.cost_picodollars == (
+        usage["input_tokens"] * INPUT_PICO + usage["cache_creation_input_tokens"] * 125_000
+    )
+
+
+def test_a_request_refused_before_generating_is_not_billed(
+    app: FastAPI, http: httpx.Client
+) -> None:
+    response = http.post("/v1/messages", json={"model": MODEL, "max_tokens": 5, "messages": []})
+    assert response.status_code == 400
+    assert ledger_entry(app, response.headers["request-id"]) is None
+
+
+def test_an_abandoned_stream_is_billed_for_the_tokens_it_generated(
+    app: FastAPI, http: httpx.Client
+) -> None:
+    body = {
+        "model": MODEL,
+        "max_tokens": 400,
+        "messages": [{"role": "user", "content": "Write a very long story about a lighthouse."}],
+        "stream": True,
+    }
+    with http.stream("POST", "/v1/messages", json=body) as response:
+        request_id = response.headers["request-id"]
+        deltas = 0
+        for line in response.iter_lines():
+            deltas += line == "event: content_block_delta"
+            if deltas == 5:
+                break  # leaving the block closes the connection mid-stream
+    deadline = time.monotonic() + 10
+    while (entry := ledger_entry(app, request_id)) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert entry is not None
+    assert 5 <= entry.output_tokens < 400

@@ -1,0 +1,93 @@
+"""The ledger on both databases: SQLite in a temporary directory, and the real PostgreSQL at
+127.0.0.1:5432 (database `test`) in a schema of its own that the test drops afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from parley.domain.metering import LedgerEntry
+from parley.store.db import connect
+from parley.store.ledger import LedgerStore
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+T0 = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'parley.db'}"
+        return
+    schema = f"parley_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture()
+def store(database_url: str) -> Iterator[LedgerStore]:
+    engine = connect(database_url)
+    yield LedgerStore(engine)
+    engine.dispose()
+
+
+def entry(request_id: str, **changes: object) -> LedgerEntry:
+    base = LedgerEntry(
+        request_id=request_id,
+        message_id="msg_1",
+        organization_id="org-a",
+        workspace_id="wrk-a",
+        api_key_id="key-a",
+        model="m",
+        surface="claude_api",
+        region="global",
+        service_tier="standard",
+        uncached_input_tokens=10,
+        cache_write_5m_tokens=600,
+        cache_write_1h_tokens=0,
+        cache_read_tokens=0,
+        output_tokens=5,
+        cost_picodollars=1_000_000,
+        started_at=T0,
+        completed_at=T0 + timedelta(seconds=1),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_an_entry_is_written_once_per_request_id(store: LedgerStore) -> None:
+    assert store.record_sync(entry("req_1")) is True
+    assert store.record_sync(entry("req_1", output_tokens=99)) is False
+    (stored,) = store.entries("org-a", T0, T0 + timedelta(hours=1))
+    assert stored == entry("req_1")
+
+
+def test_entries_are_read_by_organization_and_time(store: LedgerStore) -> None:
+    store.record_sync(entry("req_1"))
+    store.record_sync(entry("req_2", organization_id="org-b"))
+    store.record_sync(entry("req_3", completed_at=T0 + timedelta(hours=2)))
+    found = store.entries("org-a", T0, T0 + timedelta(hours=1))
+    assert [e.request_id for e in found] == ["req_1"]
+
+
+async def test_month_spend_counts_this_month_only(store: LedgerStore) -> None:
+    store.record_sync(entry("req_1", cost_picodollars=2_500_000_000_000))
+    store.record_sync(entry("req_2", cost_picodollars=500_000_000_000))
+    store.record_sync(
+        entry("req_3", cost_picodollars=7_000_000_000_000, completed_at=T0 - timedelta(days=5))
+    )
+    spend = await store.month_spend("org-a", (T0 + timedelta(days=1)).timestamp())
+    assert spend == Decimal(3)
