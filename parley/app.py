@@ -31,11 +31,13 @@ from parley.routes.errors import http_error_handler, parley_error_handler
 from parley.routes.limits import limits_router
 from parley.routes.messages import messages_router
 from parley.routes.models import models_router
+from parley.routes.reports import reports_router
 from parley.services.auth import AuthService
 from parley.services.caching import PromptCache
 from parley.services.limits import RateLimits
 from parley.services.messages import MessagesService
 from parley.services.metering import Meter
+from parley.services.reports import Reports
 from parley.settings import ClassLimitsSource, LimitsSettings, ModelSource, Settings
 from parley.store.db import connect
 from parley.store.keys import KeyStore
@@ -181,6 +183,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(models_router(auth, catalog))
     app.include_router(cache_router(auth, prompt_cache))
     app.include_router(limits_router(auth, limits, catalog))
+    app.include_router(reports_router(auth, Reports(ledger)))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

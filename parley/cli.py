@@ -151,5 +151,79 @@ def limits(url: ServerUrl = "http://127.0.0.1:8787", key: AdminKey = "") -> None
     console.print(table)
 
 
+@app.command("usage")
+def usage(
+    starting_at: Annotated[
+        str | None, typer.Option(help="RFC 3339; default: 7 days ago (1d buckets)")
+    ] = None,
+    ending_at: Annotated[str | None, typer.Option(help="RFC 3339; default: now")] = None,
+    bucket_width: Annotated[str, typer.Option(help="1m, 1h or 1d")] = "1d",
+    group_by: Annotated[
+        list[str] | None, typer.Option(help="model, workspace_id, api_key_id, ... (repeatable)")
+    ] = None,
+    organization: Annotated[
+        str | None, typer.Option(help="organization id (default: the first one)")
+    ] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="also write the rows as CSV")
+    ] = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Print token usage and cost from the ledger, as the usage report groups it."""
+    import csv
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from parley.domain.pricing import PICO
+    from parley.domain.reports import PAGE_LIMITS, WIDTHS, usage_report, window
+    from parley.store.db import connect
+    from parley.store.ledger import LedgerStore
+    from parley.store.tables import organizations
+
+    engine = connect(_settings(data_dir, config).resolved_database_url())
+    if organization is None:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(organizations.c.id).order_by(organizations.c.created_at)
+            ).first()
+        if row is None:
+            console.print("no organization yet: create a key first")
+            raise typer.Exit(1)
+        organization = str(row.id)
+    end = datetime.fromisoformat(ending_at) if ending_at else datetime.now(UTC)
+    start = datetime.fromisoformat(starting_at) if starting_at else end - 7 * WIDTHS["1d"]
+    groups = group_by or []
+    win = window(start, end, bucket_width, PAGE_LIMITS.get(bucket_width, (0, 1))[1])
+    rows = LedgerStore(engine).entries(organization, win.starts[0], win.starts[-1] + win.width)
+    table = Table("bucket", *groups, "uncached input", "cache write", "cache read", "output")
+    records: list[list[str]] = []
+    for bucket in usage_report(rows, win, groups):
+        for result in bucket["results"]:
+            writes = result["cache_creation"]
+            record = [
+                bucket["starting_at"],
+                *(str(result[name]) for name in groups),
+                str(result["uncached_input_tokens"]),
+                str(writes["ephemeral_5m_input_tokens"] + writes["ephemeral_1h_input_tokens"]),
+                str(result["cache_read_input_tokens"]),
+                str(result["output_tokens"]),
+            ]
+            records.append(record)
+            table.add_row(*record)
+    cost = Decimal(sum(e.cost_picodollars for e in rows)) / PICO
+    console.print(table)
+    console.print(f"cost: ${cost.quantize(Decimal('0.000001'))} over {len(rows)} requests")
+    if csv_file is not None:
+        with csv_file.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(
+                ["bucket", *groups, "uncached_input", "cache_write", "cache_read", "output"]
+            )
+            writer.writerows(records)
+
+
 def main() -> None:
     app()

@@ -23,5 +23,10 @@ class LedgerEntry:
     cache_read_tokens: int
     output_tokens: int
     cost_picodollars: int
+    cost_uncached_picodollars: int
+    cost_write_5m_picodollars: int
+    cost_write_1h_picodollars: int
+    cost_read_picodollars: int
+    cost_output_picodollars: int
     started_at: datetime
     completed_at: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 
@@ -164,6 +165,11 @@ class Standing(Protocol):
 class Ledger(Protocol):
     async def record(self, entry: LedgerEntry) -> bool:
         """Inserts once; False if the request id was already there."""
+
+    async def read(
+        self, organization_id: str, starting_at: datetime, ending_at: datetime
+    ) -> list[LedgerEntry]:
+        """An organization's entries completed in [starting_at, ending_at)."""
 
 
 @dataclass(frozen=True)

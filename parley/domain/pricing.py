@@ -65,6 +65,9 @@ class Cost:
     def picodollars(self) -> int:
         return int(self.total * PICO)
 
+    def part_picodollars(self, token_type: str) -> int:
+        return int(self.parts[token_type] * PICO)
+
 
 @dataclass(frozen=True)
 class PriceBook:

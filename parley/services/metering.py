@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from parley.domain.metering import LedgerEntry
 from parley.domain.ports import Clock, Ledger, Principal
-from parley.domain.pricing import PriceBook, TokenCounts
+from parley.domain.pricing import TOKEN_TYPES, PriceBook, TokenCounts
 from parley.wire.messages import Usage
 
 
@@ -60,6 +60,11 @@ class Meter:
                 cache_read_tokens=counts.read,
                 output_tokens=counts.output,
                 cost_picodollars=cost.picodollars,
+                cost_uncached_picodollars=cost.part_picodollars(TOKEN_TYPES[0]),
+                cost_write_5m_picodollars=cost.part_picodollars(TOKEN_TYPES[1]),
+                cost_write_1h_picodollars=cost.part_picodollars(TOKEN_TYPES[2]),
+                cost_read_picodollars=cost.part_picodollars(TOKEN_TYPES[3]),
+                cost_output_picodollars=cost.part_picodollars(TOKEN_TYPES[4]),
                 started_at=started_at,
                 completed_at=self.now(),
             )

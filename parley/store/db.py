@@ -8,7 +8,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, event, inspect
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,12 +25,20 @@ def connect(url: str) -> Engine:
     return engine
 
 
+FIRST_RELEASE = "0001_keys"
+
+
 def migrate(engine: Engine) -> None:
-    """Applies every migration the database has not had yet (Alembic, in one transaction)."""
+    """Applies every migration the database has not had yet (Alembic, in one transaction).
+    A database of the first release, made before migrations existed, has its keys tables
+    but no version: it is marked as being at the first migration, then upgraded."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        unversioned = MigrationContext.configure(connection).get_current_revision() is None
+        if unversioned and "api_keys" in inspect(connection).get_table_names():
+            command.stamp(config, FIRST_RELEASE)
         command.upgrade(config, "head")
 
 

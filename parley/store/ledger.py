@@ -44,6 +44,11 @@ class LedgerStore:
         with self._engine.begin() as conn:
             return conn.execute(statement).first() is not None
 
+    async def read(
+        self, organization_id: str, starting_at: datetime, ending_at: datetime
+    ) -> list[LedgerEntry]:
+        return await asyncio.to_thread(self.entries, organization_id, starting_at, ending_at)
+
     def entries(
         self, organization_id: str, starting_at: datetime, ending_at: datetime
     ) -> list[LedgerEntry]:

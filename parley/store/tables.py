@@ -69,6 +69,12 @@ ledger = Table(
     Column("cache_read_tokens", Integer, nullable=False),
     Column("output_tokens", Integer, nullable=False),
     Column("cost_picodollars", BigInteger, nullable=False),
+    # the same cost split by token type, so reports never re-price history
+    Column("cost_uncached_picodollars", BigInteger, nullable=False),
+    Column("cost_write_5m_picodollars", BigInteger, nullable=False),
+    Column("cost_write_1h_picodollars", BigInteger, nullable=False),
+    Column("cost_read_picodollars", BigInteger, nullable=False),
+    Column("cost_output_picodollars", BigInteger, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=False),
     Index("ledger_by_organization_time", "organization_id", "completed_at"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 
 from parley.domain.metering import LedgerEntry
 from tests.api.test_prompt_caching import cached, manual
-from tests.conftest import API_KEY, MODEL
+from tests.conftest import ADMIN_KEY, API_KEY, MODEL
 
 QUESTION = [{"role": "user", "content": "Name a colour."}]
 INPUT_PICO = 100_000  # the packaged model's $0.10 per million input tokens
@@ -124,3 +125,25 @@ def test_an_abandoned_stream_is_billed_for_the_tokens_it_generated(
         time.sleep(0.1)
     assert entry is not None
     assert 5 <= entry.output_tokens < 400
+
+
+def test_the_usage_report_adds_up_to_the_ledger(app: FastAPI, base_url: str) -> None:
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    with httpx.Client(base_url=base_url, headers={"x-api-key": ADMIN_KEY}) as admin:
+        params = {"starting_at": day.isoformat(), "bucket_width": "1d", "limit": 1}
+        usage = admin.get("/v1/organizations/usage_report/messages", params=params).json()
+        cost = admin.get("/v1/organizations/cost_report", params=params).json()
+    principal = app.state.keys.authenticate_sync(API_KEY)
+    rows = app.state.ledger.entries(principal.organization_id, day, day + timedelta(days=1))
+    (bucket,) = usage["data"]
+    assert sum(r["output_tokens"] for r in bucket["results"]) == sum(e.output_tokens for e in rows)
+    cents = sum(Decimal(r["amount"]) for r in cost["data"][0]["results"])
+    assert cents == Decimal(sum(e.cost_picodollars for e in rows)) / 10**10
+    assert usage["has_more"] is False and usage["next_page"] is None
+
+
+def test_a_workspace_key_cannot_read_the_reports(http: httpx.Client) -> None:
+    params = {"starting_at": "2026-11-01T00:00:00Z"}
+    response = http.get("/v1/organizations/cost_report", params=params)
+    assert response.status_code == 403
+    assert response.json()["error"]["type"] == "permission_error"

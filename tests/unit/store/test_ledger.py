@@ -62,6 +62,11 @@ def entry(request_id: str, **changes: object) -> LedgerEntry:
         cache_read_tokens=0,
         output_tokens=5,
         cost_picodollars=1_000_000,
+        cost_uncached_picodollars=100_000,
+        cost_write_5m_picodollars=600_000,
+        cost_write_1h_picodollars=0,
+        cost_read_picodollars=0,
+        cost_output_picodollars=300_000,
         started_at=T0,
         completed_at=T0 + timedelta(seconds=1),
     )

@@ -1,0 +1,174 @@
+"""Usage and cost reports from ledger entries, shaped like the hosted Admin API's: time buckets
+of 1m, 1h or 1d, optional grouping by dimensions, and paging by bucket."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from parley.domain.metering import LedgerEntry
+from parley.domain.pricing import PICO
+from parley.errors import InvalidRequestError
+
+Width = Literal["1m", "1h", "1d"]
+WIDTHS: dict[str, timedelta] = {
+    "1m": timedelta(minutes=1),
+    "1h": timedelta(hours=1),
+    "1d": timedelta(days=1),
+}
+# (default, maximum) buckets per page, as hosted
+PAGE_LIMITS: dict[str, tuple[int, int]] = {"1m": (60, 1440), "1h": (24, 168), "1d": (7, 31)}
+USAGE_GROUPS = ("api_key_id", "workspace_id", "model", "service_tier", "inference_geo", "surface")
+COST_GROUPS = ("workspace_id", "description")
+TOKEN_LABELS = {
+    "uncached_input_tokens": ("Input Tokens", "cost_uncached_picodollars"),
+    "cache_creation.ephemeral_5m_input_tokens": ("Cache Write 5m", "cost_write_5m_picodollars"),
+    "cache_creation.ephemeral_1h_input_tokens": ("Cache Write 1h", "cost_write_1h_picodollars"),
+    "cache_read_input_tokens": ("Cache Read", "cost_read_picodollars"),
+    "output_tokens": ("Output Tokens", "cost_output_picodollars"),
+}
+
+
+def _dimension(entry: LedgerEntry, name: str) -> str | None:
+    value: str | None = entry.region if name == "inference_geo" else getattr(entry, name)
+    return value
+
+
+def snap(moment: datetime, width: str) -> datetime:
+    moment = moment.astimezone(UTC)
+    if width == "1d":
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if width == "1h":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The buckets of one page, and where the next page starts (None: no more)."""
+
+    starts: list[datetime]
+    width: timedelta
+    next_page: datetime | None
+
+
+def window(
+    starting_at: datetime, ending_at: datetime | None, width: str, limit: int | None
+) -> Window:
+    if width not in WIDTHS:
+        raise InvalidRequestError(f"bucket_width: must be one of {', '.join(WIDTHS)}")
+    default, maximum = PAGE_LIMITS[width]
+    count = default if limit is None else limit
+    if not 1 <= count <= maximum:
+        raise InvalidRequestError(f"limit: must be between 1 and {maximum} for {width} buckets")
+    step = WIDTHS[width]
+    first = snap(starting_at, width)
+    end = ending_at.astimezone(UTC) if ending_at else first + count * step
+    if end <= first:
+        raise InvalidRequestError("ending_at: must be after starting_at")
+    starts: list[datetime] = []
+    moment = first
+    while moment < end and len(starts) < count:
+        starts.append(moment)
+        moment += step
+    return Window(starts, step, moment if moment < end else None)
+
+
+def _bucketed(
+    entries: Sequence[LedgerEntry], win: Window
+) -> list[tuple[datetime, list[LedgerEntry]]]:
+    buckets: list[tuple[datetime, list[LedgerEntry]]] = [(s, []) for s in win.starts]
+    index = {start: i for i, start in enumerate(win.starts)}
+    width = next(name for name, step in WIDTHS.items() if step == win.width)
+    for entry in entries:
+        position = index.get(snap(entry.completed_at, width))
+        if position is not None:
+            buckets[position][1].append(entry)
+    return buckets
+
+
+def _check_groups(group_by: Sequence[str], allowed: Sequence[str]) -> None:
+    for name in group_by:
+        if name not in allowed:
+            raise InvalidRequestError(f"group_by: '{name}' is not one of {', '.join(allowed)}")
+
+
+def usage_report(
+    entries: Sequence[LedgerEntry], win: Window, group_by: Sequence[str]
+) -> list[dict[str, Any]]:
+    """`data` of the usage report: per bucket, one result per group (none if empty)."""
+    _check_groups(group_by, USAGE_GROUPS)
+    data = []
+    for start, members in _bucketed(entries, win):
+        groups: dict[tuple[str | None, ...], list[LedgerEntry]] = {}
+        for entry in members:
+            key = tuple(_dimension(entry, name) for name in group_by)
+            groups.setdefault(key, []).append(entry)
+        results = []
+        for key, grouped in sorted(groups.items(), key=lambda item: str(item[0])):
+            result: dict[str, Any] = {
+                "uncached_input_tokens": sum(e.uncached_input_tokens for e in grouped),
+                "cache_creation": {
+                    "ephemeral_5m_input_tokens": sum(e.cache_write_5m_tokens for e in grouped),
+                    "ephemeral_1h_input_tokens": sum(e.cache_write_1h_tokens for e in grouped),
+                },
+                "cache_read_input_tokens": sum(e.cache_read_tokens for e in grouped),
+                "output_tokens": sum(e.output_tokens for e in grouped),
+                "server_tool_use": {"web_search_requests": 0},
+            }
+            for name in USAGE_GROUPS:
+                result[name] = key[group_by.index(name)] if name in group_by else None
+            results.append(result)
+        data.append(_bucket(start, win.width, results))
+    return data
+
+
+def cost_report(
+    entries: Sequence[LedgerEntry], win: Window, group_by: Sequence[str]
+) -> list[dict[str, Any]]:
+    """`data` of the cost report; `amount` is a decimal string in cents, as hosted."""
+    _check_groups(group_by, COST_GROUPS)
+    data = []
+    for start, members in _bucketed(entries, win):
+        amounts: dict[tuple[Any, ...], int] = {}
+        for entry in members:
+            workspace = entry.workspace_id if "workspace_id" in group_by else None
+            if "description" in group_by:
+                for token_type, (_label, column) in TOKEN_LABELS.items():
+                    split = (workspace, entry.model, token_type, entry.service_tier, entry.region)
+                    amounts[split] = amounts.get(split, 0) + getattr(entry, column)
+            else:
+                amounts[(workspace,)] = amounts.get((workspace,), 0) + entry.cost_picodollars
+        results = []
+        for key, picodollars in sorted(amounts.items(), key=lambda item: str(item[0])):
+            result: dict[str, Any] = {
+                "currency": "USD",
+                "amount": str(Decimal(picodollars) * 100 / PICO),
+                "workspace_id": key[0],
+                "description": None,
+            }
+            if "description" in group_by:
+                _, model, token_type, tier, region = key
+                result |= {
+                    "description": f"{model} Usage - {TOKEN_LABELS[token_type][0]}",
+                    "cost_type": "tokens",
+                    "model": model,
+                    "token_type": token_type,
+                    "service_tier": tier,
+                    "context_window": None,
+                    "inference_geo": region,
+                }
+            results.append(result)
+        data.append(_bucket(start, win.width, results))
+    return data
+
+
+def _bucket(start: datetime, width: timedelta, results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"starting_at": rfc3339(start), "ending_at": rfc3339(start + width), "results": results}
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

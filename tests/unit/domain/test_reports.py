@@ -1,0 +1,133 @@
+"""Reports from ledger entries: buckets, groups, and totals that always equal the ledger's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import combinations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parley.domain.metering import LedgerEntry
+from parley.domain.pricing import PICO
+from parley.domain.reports import USAGE_GROUPS, cost_report, usage_report, window
+from parley.errors import InvalidRequestError
+
+T0 = datetime(2026, 11, 20, tzinfo=UTC)
+BASE = LedgerEntry(
+    request_id="r",
+    message_id="m",
+    organization_id="org",
+    workspace_id="w1",
+    api_key_id="k1",
+    model="a",
+    surface="claude_api",
+    region="global",
+    service_tier="standard",
+    uncached_input_tokens=0,
+    cache_write_5m_tokens=0,
+    cache_write_1h_tokens=0,
+    cache_read_tokens=0,
+    output_tokens=0,
+    cost_picodollars=0,
+    cost_uncached_picodollars=0,
+    cost_write_5m_picodollars=0,
+    cost_write_1h_picodollars=0,
+    cost_read_picodollars=0,
+    cost_output_picodollars=0,
+    started_at=T0,
+    completed_at=T0,
+)
+
+
+@st.composite
+def entries(draw: st.DrawFn) -> LedgerEntry:
+    parts = [draw(st.integers(0, 10**9)) for _ in range(5)]
+    return replace(
+        BASE,
+        request_id=draw(st.uuids()).hex,
+        workspace_id=draw(st.sampled_from(["w1", "w2", None])),
+        api_key_id=draw(st.sampled_from(["k1", "k2"])),
+        model=draw(st.sampled_from(["a", "b"])),
+        region=draw(st.sampled_from(["global", "us"])),
+        service_tier=draw(st.sampled_from(["standard", "batch"])),
+        uncached_input_tokens=draw(st.integers(0, 5000)),
+        cache_write_5m_tokens=draw(st.integers(0, 5000)),
+        cache_read_tokens=draw(st.integers(0, 5000)),
+        output_tokens=draw(st.integers(0, 5000)),
+        cost_picodollars=sum(parts),
+        cost_uncached_picodollars=parts[0],
+        cost_write_5m_picodollars=parts[1],
+        cost_write_1h_picodollars=parts[2],
+        cost_read_picodollars=parts[3],
+        cost_output_picodollars=parts[4],
+        completed_at=T0 + timedelta(hours=draw(st.integers(0, 6 * 24 - 1))),
+    )
+
+
+GROUPINGS = [list(c) for n in range(3) for c in combinations(USAGE_GROUPS, n)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(entries(), max_size=30), group_by=st.sampled_from(GROUPINGS))
+def test_usage_totals_equal_the_ledger_for_any_grouping(
+    rows: list[LedgerEntry], group_by: list[str]
+) -> None:
+    data = usage_report(rows, window(T0, T0 + timedelta(days=7), "1d", None), group_by)
+    results = [r for bucket in data for r in bucket["results"]]
+    assert sum(r["uncached_input_tokens"] for r in results) == sum(
+        e.uncached_input_tokens for e in rows
+    )
+    assert sum(r["cache_creation"]["ephemeral_5m_input_tokens"] for r in results) == sum(
+        e.cache_write_5m_tokens for e in rows
+    )
+    assert sum(r["cache_read_input_tokens"] for r in results) == sum(
+        e.cache_read_tokens for e in rows
+    )
+    assert sum(r["output_tokens"] for r in results) == sum(e.output_tokens for e in rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(entries(), max_size=30),
+    group_by=st.sampled_from(
+        [[], ["workspace_id"], ["description"], ["workspace_id", "description"]]
+    ),
+)
+def test_cost_totals_equal_the_ledger_for_any_grouping(
+    rows: list[LedgerEntry], group_by: list[str]
+) -> None:
+    data = cost_report(rows, window(T0, T0 + timedelta(days=7), "1d", None), group_by)
+    cents = sum(Decimal(r["amount"]) for bucket in data for r in bucket["results"])
+    assert cents == Decimal(sum(e.cost_picodollars for e in rows)) * 100 / PICO
+
+
+def test_entries_land_in_the_bucket_of_their_completion() -> None:
+    rows = [replace(BASE, output_tokens=1, completed_at=T0 + timedelta(minutes=90))]
+    data = usage_report(rows, window(T0, T0 + timedelta(hours=3), "1h", None), [])
+    assert [(b["starting_at"], len(b["results"])) for b in data] == [
+        ("2026-11-20T00:00:00Z", 0),
+        ("2026-11-20T01:00:00Z", 1),
+        ("2026-11-20T02:00:00Z", 0),
+    ]
+
+
+def test_ungrouped_dimensions_are_null_and_grouped_ones_named() -> None:
+    data = usage_report([BASE], window(T0, T0 + timedelta(days=1), "1d", None), ["model"])
+    (result,) = data[0]["results"]
+    assert result["model"] == "a" and result["workspace_id"] is None
+
+
+def test_pages_follow_one_another() -> None:
+    first = window(T0, T0 + timedelta(days=10), "1d", 7)
+    assert first.next_page == T0 + timedelta(days=7)
+    assert window(first.next_page, T0 + timedelta(days=10), "1d", 7).next_page is None
+
+
+@pytest.mark.parametrize(("width", "limit"), [("1d", 32), ("1h", 169), ("1m", 0), ("2h", 1)])
+def test_bad_windows_are_refused(width: str, limit: int) -> None:
+    with pytest.raises(InvalidRequestError):
+        window(T0, None, width, limit)
