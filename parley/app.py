@@ -25,6 +25,7 @@ from parley.errors import ParleyError
 from parley.limits.memory import MemoryLimiter
 from parley.limits.redis import RedisLimiter
 from parley.metrics import Metrics
+from parley.routes.admin import admin_router
 from parley.routes.cache import cache_router
 from parley.routes.edge import EdgeMiddleware
 from parley.routes.errors import http_error_handler, parley_error_handler
@@ -32,6 +33,7 @@ from parley.routes.limits import limits_router
 from parley.routes.messages import messages_router
 from parley.routes.models import models_router
 from parley.routes.reports import reports_router
+from parley.services.admin import Admin
 from parley.services.auth import AuthService
 from parley.services.caching import PromptCache
 from parley.services.limits import RateLimits
@@ -42,6 +44,7 @@ from parley.settings import ClassLimitsSource, LimitsSettings, ModelSource, Sett
 from parley.store.db import connect
 from parley.store.keys import KeyStore
 from parley.store.ledger import LedgerStore
+from parley.store.tenancy import TenancyStore
 
 OPERATOR_DEFAULT_WINDOW = 4096
 
@@ -184,6 +187,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(cache_router(auth, prompt_cache))
     app.include_router(limits_router(auth, limits, catalog))
     app.include_router(reports_router(auth, Reports(ledger)))
+    app.include_router(admin_router(auth, Admin(TenancyStore(database), limits)))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

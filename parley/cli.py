@@ -14,6 +14,8 @@ from parley.settings import Settings, load_settings
 app = typer.Typer(help="Parley: the Claude Messages API on local open-weight models.")
 keys_app = typer.Typer(help="Manage API keys.")
 app.add_typer(keys_app, name="keys")
+workspaces_app = typer.Typer(help="Manage workspaces.")
+app.add_typer(workspaces_app, name="workspaces")
 console = Console()
 
 DataDir = Annotated[
@@ -74,6 +76,81 @@ def keys_create(
     kind = "admin key" if admin else f"API key in workspace {workspace!r}"
     console.print(f"Created {kind} {created.principal.key_id} ({name}). Store it now:")
     typer.echo(created.secret)
+
+
+def _tenancy(data_dir: Path | None, config: Path | None) -> tuple[Any, str]:
+    """The tenancy store and the (first) organization's id."""
+    from sqlalchemy import select
+
+    from parley.store.db import connect
+    from parley.store.tables import organizations
+    from parley.store.tenancy import TenancyStore
+
+    engine = connect(_settings(data_dir, config).resolved_database_url())
+    with engine.connect() as conn:
+        row = conn.execute(select(organizations.c.id).order_by(organizations.c.created_at)).first()
+    if row is None:
+        console.print("no organization yet: create a key first")
+        raise typer.Exit(1)
+    return TenancyStore(engine), str(row.id)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """List the organization's keys (hints only: secrets are never stored)."""
+    store, organization = _tenancy(data_dir, config)
+    table = Table("id", "name", "status", "workspace", "admin", "hint")
+    for key in store.keys_sync(organization):
+        table.add_row(
+            key.id,
+            key.name,
+            key.status,
+            key.workspace_id or "-",
+            str(key.is_admin),
+            key.partial_key_hint,
+        )
+    console.print(table)
+
+
+@keys_app.command("disable")
+def keys_disable(
+    key_id: Annotated[str, typer.Argument(help="the key's id (apikey_...)")],
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Disable a key: it gets 401 from its next request on."""
+    import asyncio
+
+    store, organization = _tenancy(data_dir, config)
+    updated = asyncio.run(store.update_key(organization, key_id, name=None, status="inactive"))
+    if updated is None:
+        console.print(f"[red]no key {key_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"{updated.id} is now {updated.status}")
+
+
+@workspaces_app.command("create")
+def workspaces_create(
+    name: Annotated[str, typer.Argument(help="the workspace's name")],
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Create a workspace (keys are created in it with `parley keys create --workspace`)."""
+    import asyncio
+
+    store, organization = _tenancy(data_dir, config)
+    created = asyncio.run(store.create_workspace(organization, name))
+    console.print(f"{created.id} {created.name}")
+
+
+@workspaces_app.command("list")
+def workspaces_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """List the organization's workspaces."""
+    store, organization = _tenancy(data_dir, config)
+    table = Table("id", "name", "created")
+    for workspace in store.workspaces_sync(organization):
+        table.add_row(workspace.id, workspace.name, workspace.created_at.isoformat())
+    console.print(table)
 
 
 @app.command("models")

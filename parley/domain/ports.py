@@ -13,6 +13,7 @@ from parley.domain.caching import EntryWrite
 from parley.domain.diagnostics import Fingerprint
 from parley.domain.metering import LedgerEntry
 from parley.domain.prompt import CacheTtl, Conversation
+from parley.domain.tenancy import KeyInfo, WorkspaceInfo
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,22 @@ class Ledger(Protocol):
         self, organization_id: str, starting_at: datetime, ending_at: datetime
     ) -> list[LedgerEntry]:
         """An organization's entries completed in [starting_at, ending_at)."""
+
+
+class Tenancy(Protocol):
+    async def create_workspace(self, organization_id: str, name: str) -> WorkspaceInfo: ...
+
+    async def workspaces(self, organization_id: str) -> list[WorkspaceInfo]: ...
+
+    async def keys(self, organization_id: str) -> list[KeyInfo]: ...
+
+    async def update_key(
+        self, organization_id: str, key_id: str, *, name: str | None, status: str | None
+    ) -> KeyInfo | None: ...
+
+    async def add_credit(self, organization_id: str, amount: Decimal) -> Decimal: ...
+
+    async def set_tier(self, organization_id: str, tier: str) -> None: ...
 
 
 @dataclass(frozen=True)

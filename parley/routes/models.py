@@ -27,7 +27,7 @@ def model_info(entry: ModelEntry) -> ModelInfo:
     )
 
 
-def _limit(raw: str | None) -> int:
+def query_limit(raw: str | None) -> int:
     if raw is None:
         return 20
     try:
@@ -58,7 +58,7 @@ def models_router(auth: AuthService, catalog: Catalog) -> APIRouter:
         page = paginate(
             catalog.listed(_lifecycles(query.getlist("lifecycle[]"))),
             key=lambda e: e.id,
-            limit=_limit(query.get("limit")),
+            limit=query_limit(query.get("limit")),
             after_id=query.get("after_id"),
             before_id=query.get("before_id"),
         )

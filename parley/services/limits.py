@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from parley.domain.buckets import Charge, refilled, remaining
 from parley.domain.ports import Clock, LimiterBackend, Principal, Standing
@@ -18,7 +19,7 @@ from parley.domain.ratelimits import (
     headers,
     input_cost,
 )
-from parley.domain.tiers import ClassLimits, Tier
+from parley.domain.tiers import ClassLimits, Tier, tier_for_credit
 from parley.errors import RateLimitError
 
 
@@ -68,6 +69,9 @@ class RateLimits:
         self._clock = clock
         self._otpm = otpm
         self._workspace_limits = dict(workspace_limits or {})
+
+    def tier_for_credit(self, credit: Decimal) -> Tier:
+        return tier_for_credit(list(self._tiers.values()), credit)
 
     async def tier(self, organization_id: str) -> Tier:
         name = None

@@ -72,7 +72,7 @@ class KeyStore:
         now = datetime.now(UTC)
         with self._engine.begin() as conn:
             org_id = self._default_organization(conn, now)
-            workspace_id = self._workspace(conn, org_id, workspace, now)
+            workspace_id = self.workspace_in(conn, org_id, workspace, now)
             if conn.execute(
                 select(api_keys.c.id).where(api_keys.c.secret_sha256 == _digest(secret))
             ).first():
@@ -106,7 +106,8 @@ class KeyStore:
         return org_id
 
     @staticmethod
-    def _workspace(conn: Connection, org_id: str, name: str, now: datetime) -> str:
+    def workspace_in(conn: Connection, org_id: str, name: str, now: datetime) -> str:
+        """The id of the organization's workspace called `name`, created if missing."""
         row = conn.execute(
             select(workspaces.c.id).where(
                 workspaces.c.organization_id == org_id, workspaces.c.name == name

@@ -193,3 +193,18 @@ def test_usage_prints_the_ledger_grouped_and_writes_csv(tmp_path: Path) -> None:
     lines = csv_path.read_text().splitlines()
     assert lines[0] == "bucket,model,uncached_input,cache_write,cache_read,output"
     assert lines[1].endswith(f",{MODEL},1234,0,0,56")
+
+
+def test_workspaces_and_keys_are_managed_from_the_shell(tmp_path: Path) -> None:
+    created = parley("keys", "create", "--data-dir", str(tmp_path), "--name", "shell")
+    assert created.returncode == 0, created.stderr
+    made = parley("workspaces", "create", "research", "--data-dir", str(tmp_path))
+    assert made.returncode == 0 and "research" in made.stdout
+    listed = parley("workspaces", "list", "--data-dir", str(tmp_path))
+    assert "research" in listed.stdout and "default" in listed.stdout
+    keys = parley("keys", "list", "--data-dir", str(tmp_path))
+    key_id = next(word for word in keys.stdout.split() if word.startswith("apikey_"))
+    assert created.stdout.splitlines()[-1] not in keys.stdout  # never the secret
+    disabled = parley("keys", "disable", key_id, "--data-dir", str(tmp_path))
+    assert disabled.returncode == 0 and "inactive" in disabled.stdout
+    assert "inactive" in parley("keys", "list", "--data-dir", str(tmp_path)).stdout

@@ -1,0 +1,106 @@
+"""Admin API routes: workspaces, API keys, credit purchases."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from parley.domain.paging import paginate
+from parley.domain.tenancy import KeyInfo, WorkspaceInfo
+from parley.routes.auth import authenticate
+from parley.routes.body import parse, read_json
+from parley.routes.models import query_limit
+from parley.services.admin import Admin
+from parley.services.auth import AuthService
+from parley.wire.admin import (
+    ApiKey,
+    ApiKeyUpdateParams,
+    CreditBalance,
+    CreditPurchaseParams,
+    Page,
+    Workspace,
+    WorkspaceCreateParams,
+)
+
+MAX_BODY = 1024 * 1024
+
+
+def _workspace(info: WorkspaceInfo) -> Workspace:
+    return Workspace(id=info.id, name=info.name, created_at=info.created_at)
+
+
+def _key(info: KeyInfo) -> ApiKey:
+    return ApiKey(
+        id=info.id,
+        name=info.name,
+        status=info.status,
+        created_at=info.created_at,
+        partial_key_hint=info.partial_key_hint,
+        workspace_id=info.workspace_id,
+    )
+
+
+def _json(model: Workspace | ApiKey | CreditBalance | Page[Workspace] | Page[ApiKey]) -> Response:
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
+def admin_router(auth: AuthService, admin: Admin) -> APIRouter:
+    router = APIRouter()
+
+    def page_params(request: Request) -> tuple[int, str | None, str | None]:
+        query = request.query_params
+        return query_limit(query.get("limit")), query.get("after_id"), query.get("before_id")
+
+    @router.post("/v1/organizations/workspaces")
+    async def create_workspace(request: Request) -> Response:
+        principal = await authenticate(auth, request)
+        params = parse(WorkspaceCreateParams, await read_json(request, MAX_BODY))
+        return _json(_workspace(await admin.create_workspace(principal, params.name)))
+
+    @router.get("/v1/organizations/workspaces")
+    async def list_workspaces(request: Request) -> Response:
+        principal = await authenticate(auth, request)
+        found = [_workspace(w) for w in await admin.workspaces(principal)]
+        limit, after, before = page_params(request)
+        page = paginate(found, lambda w: w.id, limit=limit, after_id=after, before_id=before)
+        return _json(
+            Page[Workspace](
+                data=page.data,
+                has_more=page.has_more,
+                first_id=page.first_id,
+                last_id=page.last_id,
+            )
+        )
+
+    @router.get("/v1/organizations/api_keys")
+    async def list_keys(request: Request) -> Response:
+        principal = await authenticate(auth, request)
+        found = [_key(k) for k in await admin.keys(principal)]
+        status = request.query_params.get("status")
+        found = [k for k in found if status is None or k.status == status]
+        limit, after, before = page_params(request)
+        page = paginate(found, lambda k: k.id, limit=limit, after_id=after, before_id=before)
+        return _json(
+            Page[ApiKey](
+                data=page.data,
+                has_more=page.has_more,
+                first_id=page.first_id,
+                last_id=page.last_id,
+            )
+        )
+
+    @router.post("/v1/organizations/api_keys/{key_id}")
+    async def update_key(request: Request, key_id: str) -> Response:
+        principal = await authenticate(auth, request)
+        params = parse(ApiKeyUpdateParams, await read_json(request, MAX_BODY))
+        updated = await admin.update_key(principal, key_id, name=params.name, status=params.status)
+        return _json(_key(updated))
+
+    @router.post("/v1/organizations/credit_purchases")
+    async def buy_credit(request: Request) -> Response:
+        principal = await authenticate(auth, request)
+        params = parse(CreditPurchaseParams, await read_json(request, MAX_BODY))
+        total, tier = await admin.buy_credit(principal, params.amount)
+        return _json(CreditBalance(credit_purchased=total, tier=tier))
+
+    return router
