@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from parley.domain.buckets import Admission, Bucket, Charge
 from parley.domain.caching import EntryWrite
@@ -45,6 +45,7 @@ class GenerateRequest:
     sampling: Sampling
     tenant: str
     pins: tuple[tuple[int, float], ...] = ()
+    grammar: str | None = None  # GBNF the output must follow
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class Engine(Protocol):
     context_window: int
 
     def render(self, conversation: Conversation) -> RenderedPrompt: ...
+
+    def json_grammar(self, schema: dict[str, Any], field: str) -> str:
+        """A grammar whose every output is JSON valid under `schema` (400 if impossible)."""
 
     def generate(self, request: GenerateRequest) -> EngineStream: ...
 

@@ -200,12 +200,17 @@ class MessagesService:
             top_p=params.top_p,
             top_k=params.top_k,
         )
+        grammar = None
+        if params.output_config is not None and params.output_config.format is not None:
+            schema = params.output_config.format.schema_
+            grammar = prepared.engine.json_grammar(schema, "output_config.format.schema")
         return GenerateRequest(
             prompt=prepared.prompt,
             max_tokens=params.max_tokens,
             sampling=sampling,
             tenant=prepared.principal.workspace_id,
             pins=prepared.plan.pins(),
+            grammar=grammar,
         )
 
     async def start(self, prepared: PreparedMessage) -> EngineStream:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from parley.domain.catalog import ModelEntry
+from parley.domain.schemas import check_schema
 from parley.errors import InvalidRequestError
 from parley.wire.content import TextBlockParam
 from parley.wire.messages import SAMPLING_FIELDS, CountTokensParams, MessageCreateParams
@@ -46,9 +47,7 @@ def check_features(params: CountTokensParams, entry: ModelEntry) -> None:
             "tool_choice: forced tool use needs tools, which are not supported yet"
         )
     if params.output_config is not None and params.output_config.format is not None:
-        raise InvalidRequestError(
-            f"output_config.format: structured outputs are not supported yet for model {entry.id}"
-        )
+        check_schema(params.output_config.format.schema_, "output_config.format.schema")
     if params.mcp_servers:
         raise InvalidRequestError("mcp_servers: MCP connectors are not supported")
     if params.speed == "fast":

@@ -9,6 +9,7 @@ from bisect import bisect_right
 from collections.abc import AsyncIterator, Sequence
 from itertools import accumulate
 from pathlib import Path
+from typing import Any
 
 from parley.domain.ports import (
     EngineEvent,
@@ -19,6 +20,7 @@ from parley.domain.ports import (
 )
 from parley.domain.prompt import Conversation
 from parley.engine.llama.chat import ChatTemplate
+from parley.engine.llama.grammar import json_grammar
 from parley.engine.llama.model import ContextShape, LlamaModel
 from parley.engine.llama.scheduler import Scheduler, SchedulerLimits
 from parley.engine.llama.stats import EngineStats
@@ -106,6 +108,9 @@ class LlamaEngine:
         if piece is None:
             piece = self._pieces[token] = self._model.token_text(token, special=True)
         return piece
+
+    def json_grammar(self, schema: dict[str, Any], field: str) -> str:
+        return json_grammar(schema, field)
 
     def generate(self, request: GenerateRequest) -> LlamaStream:
         return LlamaStream(self._scheduler, request)

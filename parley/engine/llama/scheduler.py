@@ -89,8 +89,11 @@ class Sequence:
         self.cancelled = True
 
 
-def _make_sampler(request: GenerateRequest, base_seed: int) -> Any:
+def _make_sampler(request: GenerateRequest, base_seed: int, vocab: Any) -> Any:
     chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
+    if request.grammar is not None:  # first: it masks every token the grammar forbids
+        grammar = llama.llama_sampler_init_grammar(vocab, request.grammar.encode(), b"root")
+        llama.llama_sampler_chain_add(chain, grammar)
     sampling = request.sampling
     if sampling.temperature <= 0:
         llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_greedy())
@@ -258,7 +261,7 @@ class Scheduler:
 
     def _start(self, sequence: Sequence, plan: Plan) -> None:
         sequence.seq_id = self._free_ids.pop()
-        sequence.sampler = _make_sampler(sequence.request, self._seed)
+        sequence.sampler = _make_sampler(sequence.request, self._seed, self._model.vocab)
         sequence.need = plan.need
         reused = plan.reused
         if plan.snapshot is not None:
