@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from parley.domain.tools import INSTRUCTION, call_text, result_text, tool_line
 from parley.errors import InvalidRequestError
 from parley.wire.common import CacheControlEphemeral
 from parley.wire.content import (
@@ -22,7 +23,7 @@ from parley.wire.content import (
     ToolResultBlockParam,
     ToolUseBlockParam,
 )
-from parley.wire.messages import MessageParam
+from parley.wire.messages import MessageParam, ToolParam
 
 ChatRole = Literal["system", "user", "assistant"]
 BILLING_HEADER_PREFIX = "x-anthropic-billing-header"
@@ -121,11 +122,12 @@ def build_conversation(
     system: str | Sequence[TextBlockParam] | None,
     messages: Sequence[MessageParam],
     abilities: ModelAbilities,
+    tools: Sequence[ToolParam] | None = None,
 ) -> Conversation:
     if not messages:
         raise InvalidRequestError("messages: at least one message is required")
     builder = _Builder()
-    head = _system_texts(system, builder)
+    head = _tool_texts(tools or [], builder) + _system_texts(system, builder)
     if head:
         builder.add("system", head)
     for index, message in enumerate(messages):
@@ -142,6 +144,15 @@ def build_conversation(
     if not any(t.role != "system" for t in turns) and not prefill:
         raise InvalidRequestError("messages: at least one user or assistant turn is required")
     return Conversation(turns, prefill, prefill_marks, tuple(builder.blocks))
+
+
+def _tool_texts(tools: Sequence[ToolParam], builder: _Builder) -> list[tuple[int, str]]:
+    """Tools come first in the prompt's prefix order, one block each."""
+    texts: list[tuple[int, str]] = []
+    for index, tool in enumerate(tools):
+        text = (INSTRUCTION + "\n" if index == 0 else "") + tool_line(tool)
+        texts.append((builder.block("tools", None, text, tool.cache_control), text))
+    return texts
 
 
 def _system_texts(
@@ -188,8 +199,16 @@ def _texts_of(
                 raise InvalidRequestError(f"{where}: this model does not support image input")
         elif isinstance(block, DocumentBlockParam):
             raise InvalidRequestError(f"{where}: this model does not support document input")
-        elif isinstance(block, ToolUseBlockParam | ToolResultBlockParam):
-            raise InvalidRequestError(f"{where}: {block.type} blocks are not supported yet")
+        elif isinstance(block, ToolUseBlockParam):
+            if message.role != "assistant":
+                raise InvalidRequestError(f"{where}: tool_use blocks belong to assistant turns")
+            text = call_text(block)
+            texts.append((builder.block("messages", index, text, block.cache_control), text))
+        elif isinstance(block, ToolResultBlockParam):
+            if message.role == "assistant":
+                raise InvalidRequestError(f"{where}: tool_result blocks belong to user turns")
+            text = result_text(block, where)
+            texts.append((builder.block("messages", index, text, block.cache_control), text))
         else:
             raise InvalidRequestError(f"{where}.type: '{block.type}' blocks are not supported")
     return texts

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from parley.domain.caching import CachePlan
@@ -22,7 +22,9 @@ from parley.domain.ports import (
     Sampling,
 )
 from parley.domain.prompt import Conversation, ModelAbilities, build_conversation
+from parley.domain.tools import forced_schema
 from parley.errors import InternalServerError, InvalidRequestError, OverloadedError, ParleyError
+from parley.services.assembly import Assembler, Mode
 from parley.services.caching import CacheDecision, PromptCache, request_breakpoints
 from parley.services.generation import Outcome, Progress, run_generation
 from parley.services.limits import Demand, RateLimits, Ticket
@@ -31,17 +33,16 @@ from parley.services.validation import check_features, check_prewarm, check_vers
 from parley.wire.errors import ErrorObject
 from parley.wire.messages import (
     CacheCreation,
+    ContentBlock,
     CountTokensParams,
     Diagnostics,
     Message,
     MessageCreateParams,
-    TextBlock,
+    ToolParam,
     Usage,
 )
 from parley.wire.stream import (
-    ContentBlockDeltaEvent,
     ContentBlockStartEvent,
-    ContentBlockStopEvent,
     ErrorEvent,
     MessageDelta,
     MessageDeltaEvent,
@@ -50,7 +51,6 @@ from parley.wire.stream import (
     MessageStopEvent,
     PingEvent,
     StreamEvent,
-    TextDelta,
 )
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class PreparedMessage:
             output_tokens=output_tokens,
         )
 
-    def message(self, content: list[TextBlock], outcome: Outcome | None) -> Message:
+    def message(self, content: list[ContentBlock], outcome: Outcome | None) -> Message:
         return Message(
             id=self.message_id,
             model=self.entry.id,
@@ -129,7 +129,10 @@ class MessagesService:
         entry = self._catalog.resolve_for_inference(params.model)
         check_features(params, entry)
         conversation = build_conversation(
-            params.system, params.messages, ModelAbilities(image_input=entry.image_input)
+            params.system,
+            params.messages,
+            ModelAbilities(image_input=entry.image_input),
+            params.tools,
         )
         request_breakpoints(params, conversation)  # the breakpoint rules' 400s, also here
         engine = self._engines[entry.id]
@@ -204,6 +207,8 @@ class MessagesService:
         if params.output_config is not None and params.output_config.format is not None:
             schema = params.output_config.format.schema_
             grammar = prepared.engine.json_grammar(schema, "output_config.format.schema")
+        if tool_mode(params) == "forced":
+            grammar = prepared.engine.json_grammar(forced_schema(forced_tools(params)), "tools")
         return GenerateRequest(
             prompt=prepared.prompt,
             max_tokens=params.max_tokens,
@@ -266,7 +271,7 @@ class MessagesService:
             await self._bill(prepared, progress.output_tokens)
 
     async def create(self, prepared: PreparedMessage, events: EngineStream) -> Message:
-        texts: list[str] = []
+        assembler = assembler_for(prepared.params)
         outcome: Outcome | None = None
         progress = Progress()
         try:
@@ -275,47 +280,56 @@ class MessagesService:
                     outcome = piece
                     await self._bill(prepared, outcome.output_tokens)
                 else:
-                    texts.append(piece)
+                    for _ in assembler.feed(piece):
+                        pass  # a JSON answer needs only the final blocks
         finally:
             await self._finish(prepared, events, progress, billed=outcome is not None)
         if outcome is None:
             raise InternalServerError("generation ended without an outcome")
-        content = [] if prepared.params.max_tokens == 0 else [TextBlock(text="".join(texts))]
-        return prepared.message(content, outcome)
+        _, content, called = assembler.finish(outcome.stop_reason == "end_turn")
+        if prepared.params.max_tokens == 0:
+            content = []
+        return prepared.message(content, _with_tool_use(outcome, called))
 
     async def stream(
         self, prepared: PreparedMessage, events: EngineStream, request_id: str
     ) -> AsyncIterator[StreamEvent]:
         """The contract's event order; an error after the start travels as an `error` event."""
         yield MessageStartEvent(message=prepared.message([], None))
-        block_open = False
+        assembler = assembler_for(prepared.params)
+        pinged = False
         progress = Progress()
         billed = False
         try:
             async for piece in self._pieces(prepared, events, progress):
-                if not block_open:
-                    block_open = True
-                    yield ContentBlockStartEvent(index=0, content_block=TextBlock(text=""))
-                    yield PingEvent()
                 if isinstance(piece, Outcome):
-                    if block_open:
-                        yield ContentBlockStopEvent(index=0)
+                    rest, _, called = assembler.finish(piece.stop_reason == "end_turn")
+                    for event in rest:
+                        yield event
+                        if not pinged and isinstance(event, ContentBlockStartEvent):
+                            pinged = True
+                            yield PingEvent()  # after the first block starts, as hosted
+                    outcome = _with_tool_use(piece, called)
                     yield MessageDeltaEvent(
                         delta=MessageDelta(
-                            stop_reason=piece.stop_reason, stop_sequence=piece.stop_sequence
+                            stop_reason=outcome.stop_reason, stop_sequence=outcome.stop_sequence
                         ),
                         usage=MessageDeltaUsage(
                             input_tokens=prepared.plan.uncached,
                             cache_creation_input_tokens=prepared.plan.written,
                             cache_read_input_tokens=prepared.plan.read,
-                            output_tokens=piece.output_tokens,
+                            output_tokens=outcome.output_tokens,
                         ),
                     )
-                    await self._bill(prepared, piece.output_tokens)  # before message_stop
+                    await self._bill(prepared, outcome.output_tokens)  # before message_stop
                     billed = True
                     yield MessageStopEvent()
                     return
-                yield ContentBlockDeltaEvent(index=0, delta=TextDelta(text=piece))
+                for event in assembler.feed(piece):
+                    yield event
+                    if not pinged and isinstance(event, ContentBlockStartEvent):
+                        pinged = True
+                        yield PingEvent()  # after the first block starts, as hosted
         except ParleyError as exc:
             yield ErrorEvent(error=_error_object(exc), request_id=request_id)
         except Exception:
@@ -326,6 +340,34 @@ class MessagesService:
             )
         finally:
             await self._finish(prepared, events, progress, billed)  # also when the client left
+
+
+def tool_mode(params: MessageCreateParams) -> Mode:
+    choice = params.tool_choice
+    if not params.tools or (choice is not None and choice.type == "none"):
+        return "text"
+    if choice is not None and choice.type in ("any", "tool"):
+        return "forced"
+    return "auto"
+
+
+def forced_tools(params: MessageCreateParams) -> list[ToolParam]:
+    tools = params.tools or []
+    choice = params.tool_choice
+    if choice is not None and choice.type == "tool":
+        return [tool for tool in tools if tool.name == choice.name]
+    return list(tools)
+
+
+def assembler_for(params: MessageCreateParams) -> Assembler:
+    choice = params.tool_choice
+    parallel = not (choice is not None and choice.disable_parallel_tool_use)
+    names = {tool.name for tool in params.tools or []}
+    return Assembler(tool_mode(params), names, parallel)
+
+
+def _with_tool_use(outcome: Outcome, called: bool) -> Outcome:
+    return replace(outcome, stop_reason="tool_use") if called else outcome
 
 
 def _error_object(exc: ParleyError) -> ErrorObject:

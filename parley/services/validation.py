@@ -40,12 +40,18 @@ def check_features(params: CountTokensParams, entry: ModelEntry) -> None:
     """Features this server or model cannot do are refused by name, never silently dropped."""
     if params.thinking is not None and params.thinking.type == "enabled" and not entry.thinking:
         raise InvalidRequestError(f'"thinking.type.enabled" is not supported for model {entry.id}')
-    if params.tools:
-        raise InvalidRequestError(f"tools: tool use is not supported yet for model {entry.id}")
-    if params.tool_choice is not None and params.tool_choice.type in ("any", "tool"):
-        raise InvalidRequestError(
-            "tool_choice: forced tool use needs tools, which are not supported yet"
-        )
+    choice = params.tool_choice
+    names = [tool.name for tool in params.tools or []]
+    if len(set(names)) != len(names):
+        raise InvalidRequestError("tools: tool names must be unique")
+    for index, tool in enumerate(params.tools or []):
+        if tool.type not in (None, "custom"):
+            raise InvalidRequestError(f"tools.{index}.type: '{tool.type}' tools are not supported")
+        check_schema(tool.input_schema or {}, f"tools.{index}.input_schema")
+    if choice is not None and choice.type in ("any", "tool") and not names:
+        raise InvalidRequestError(f"tool_choice: '{choice.type}' needs at least one tool")
+    if choice is not None and choice.type == "tool" and choice.name not in names:
+        raise InvalidRequestError(f"tool_choice.name: no tool named {choice.name!r}")
     if params.output_config is not None and params.output_config.format is not None:
         check_schema(params.output_config.format.schema_, "output_config.format.schema")
     if params.mcp_servers:

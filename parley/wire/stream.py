@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from parley.wire.errors import ErrorObject
-from parley.wire.messages import Message, StopReason, TextBlock
+from parley.wire.messages import Message, StopReason, TextBlock, ToolUseBlock
 
 
 class MessageStartEvent(BaseModel):
@@ -18,7 +18,7 @@ class MessageStartEvent(BaseModel):
 class ContentBlockStartEvent(BaseModel):
     type: Literal["content_block_start"] = "content_block_start"
     index: int
-    content_block: TextBlock
+    content_block: TextBlock | ToolUseBlock
 
 
 class TextDelta(BaseModel):
@@ -26,10 +26,15 @@ class TextDelta(BaseModel):
     text: str
 
 
+class InputJSONDelta(BaseModel):
+    type: Literal["input_json_delta"] = "input_json_delta"
+    partial_json: str
+
+
 class ContentBlockDeltaEvent(BaseModel):
     type: Literal["content_block_delta"] = "content_block_delta"
     index: int
-    delta: TextDelta
+    delta: TextDelta | InputJSONDelta
 
 
 class ContentBlockStopEvent(BaseModel):

@@ -19,6 +19,10 @@ from parley.store.keys import KeyStore
 from tests.conftest import API_KEY, MODEL
 
 LONG = [{"role": "user", "content": "Write a very long story about a dragon and a knight."}]
+# greedy SmolLM2 keeps counting for hundreds of tokens: a request that surely runs a while
+COUNTING = [
+    {"role": "user", "content": "List the numbers from 1 to 1000 in digits, separated by commas."}
+]
 
 
 def counter(metrics: str, name: str, **labels: str) -> float:
@@ -168,8 +172,9 @@ async def test_an_evicted_prefix_is_restored_from_host_ram(small_cache: httpx.As
 
 
 async def test_a_full_queue_answers_529_at_once(tiny_queue: httpx.AsyncClient) -> None:
-    body = {"model": MODEL, "max_tokens": 200, "messages": LONG}
+    body = {"model": MODEL, "max_tokens": 100, "temperature": 0, "messages": COUNTING}
     running = asyncio.create_task(tiny_queue.post("/v1/messages", json=body))
+    await asyncio.sleep(0.3)  # the decode thread has taken it from the queue
     queued = asyncio.create_task(tiny_queue.post("/v1/messages", json=body))
     await asyncio.sleep(0.3)
     refused = await tiny_queue.post("/v1/messages", json=body)
@@ -183,8 +188,9 @@ async def test_a_full_queue_answers_529_at_once(tiny_queue: httpx.AsyncClient) -
 async def test_a_full_queue_refuses_a_stream_with_529_before_any_event(
     tiny_queue: httpx.AsyncClient,
 ) -> None:
-    body = {"model": MODEL, "max_tokens": 200, "messages": LONG}
+    body = {"model": MODEL, "max_tokens": 100, "temperature": 0, "messages": COUNTING}
     running = asyncio.create_task(tiny_queue.post("/v1/messages", json=body))
+    await asyncio.sleep(0.3)  # the decode thread has taken it from the queue
     queued = asyncio.create_task(tiny_queue.post("/v1/messages", json=body))
     await asyncio.sleep(0.3)
     refused = await tiny_queue.post("/v1/messages", json={**body, "stream": True})

@@ -172,13 +172,19 @@ CASES: dict[str, Case] = {
         path="/v1/messages/count_tokens",
         headers={**AUTH, "anthropic-version": "2026-10-21"},
     ),
-    "tools": Case(
+    "tool-choice-names-an-unknown-tool": Case(
         400,
         "invalid_request_error",
-        f"tools: tool use is not supported yet for model {MODEL}",
+        "tool_choice.name: no tool named 'get_time'",
         anthropic.BadRequestError,
-        create(tools=[{"name": "get_weather", "input_schema": {"type": "object"}}]),
-        body=body(tools=[{"name": "get_weather", "input_schema": {"type": "object"}}]),
+        create(
+            tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+            tool_choice={"type": "tool", "name": "get_time"},
+        ),
+        body=body(
+            tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+            tool_choice={"type": "tool", "name": "get_time"},
+        ),
     ),
     "thinking-enabled": Case(
         400,

@@ -185,6 +185,7 @@ async def test_a_request_the_engine_refuses_with_529_uses_no_limit(
     async for raw in serve(create_app(settings, clock=clock)):
         long = body(max_tokens=200, messages=[{"role": "user", "content": "Tell a long story."}])
         running = asyncio.create_task(raw.post("/v1/messages", json=long))
+        await asyncio.sleep(0.3)  # the decode thread has taken it from the queue
         queued = asyncio.create_task(raw.post("/v1/messages", json=long))
         await asyncio.sleep(0.3)
         assert (await raw.post("/v1/messages", json=long)).status_code == 529

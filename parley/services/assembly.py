@@ -1,0 +1,154 @@
+"""Turns the generated text into content blocks: plain text, or tool calls read out of it.
+
+One Assembler serves a request: fed the text pieces as they come, it yields stream events
+(deltas that concatenate to the final blocks, whatever was held back), and at the end gives the
+final content blocks and whether the answer called a tool.
+
+- `text`: every piece is a text delta.
+- `forced` (tool_choice any/tool): the grammar makes the answer `{"name": ..., "input": {...}}`;
+  once the name is known a tool_use block starts and the input streams as input_json_delta,
+  holding back the few characters that may be the wrapper's closing brace.
+- `auto`: text streams until a `<tool_call>` tag begins (a possible partial tag and trailing
+  whitespace are held back); calls are parsed at the end and sent as tool_use blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Literal
+
+from parley.domain.ids import tool_use_id
+from parley.domain.tools import CALL_OPEN, Call, parse_forced, split_calls
+from parley.wire.messages import ContentBlock, TextBlock, ToolUseBlock
+from parley.wire.stream import (
+    ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    ContentBlockStopEvent,
+    InputJSONDelta,
+    StreamEvent,
+    TextDelta,
+)
+
+Mode = Literal["text", "forced", "auto"]
+_NAME_THEN_INPUT = re.compile(r'^\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"input"\s*:\s*')
+_HELD = 4  # the wrapper's closing brace and the spaces the grammar allows around it
+
+
+class Assembler:
+    def __init__(self, mode: Mode, tool_names: set[str], parallel: bool = True) -> None:
+        self._mode = mode
+        self._names = tool_names
+        self._parallel = parallel
+        self._text = ""
+        self._sent = 0  # characters of the current block's stream already sent
+        self._index = -1
+        self._open = False
+        self._tool: tuple[str, str] | None = None  # (id, name) of a forced call
+        self._input_at = 0  # where a forced call's input starts in the text
+
+    def feed(self, piece: str) -> Iterator[StreamEvent]:
+        self._text += piece
+        if self._mode == "forced":
+            yield from self._feed_forced()
+        else:
+            yield from self._send_text(self._safe_text_end())
+
+    def _start(self, block: TextBlock | ToolUseBlock) -> StreamEvent:
+        self._index += 1
+        self._open = True
+        return ContentBlockStartEvent(index=self._index, content_block=block)
+
+    def _stop(self) -> Iterator[StreamEvent]:
+        if self._open:
+            self._open = False
+            yield ContentBlockStopEvent(index=self._index)
+
+    def _send_text(self, end: int) -> Iterator[StreamEvent]:
+        if end > self._sent:
+            if not self._open:
+                yield self._start(TextBlock(text=""))
+            yield ContentBlockDeltaEvent(
+                index=self._index, delta=TextDelta(text=self._text[self._sent : end])
+            )
+            self._sent = end
+
+    def _safe_text_end(self) -> int:
+        """How much text can go out: in auto mode, not a tag that may be starting, nor
+        whitespace that may turn out to precede one."""
+        if self._mode != "auto":
+            return len(self._text)
+        tag = self._text.find(CALL_OPEN)
+        end = tag if tag >= 0 else len(self._text)
+        if tag < 0:
+            for size in range(min(len(CALL_OPEN) - 1, len(self._text)), 0, -1):
+                if CALL_OPEN.startswith(self._text[-size:]):
+                    end = len(self._text) - size
+                    break
+        return len(self._text[:end].rstrip())
+
+    def _feed_forced(self) -> Iterator[StreamEvent]:
+        if self._tool is None:
+            match = _NAME_THEN_INPUT.match(self._text)
+            if match is None:
+                return
+            self._tool = (tool_use_id(), json.loads(f'"{match.group(1)}"'))
+            self._input_at = self._sent = match.end()
+            yield self._start(ToolUseBlock(id=self._tool[0], name=self._tool[1], input={}))
+        end = len(self._text) - _HELD
+        if end > self._sent:
+            yield ContentBlockDeltaEvent(
+                index=self._index, delta=InputJSONDelta(partial_json=self._text[self._sent : end])
+            )
+            self._sent = end
+
+    def finish(self, complete: bool) -> tuple[list[StreamEvent], list[ContentBlock], bool]:
+        """The remaining events, the final content blocks, and whether a tool was called.
+        `complete`: generation ended on its own (not cut by max_tokens or a stop sequence)."""
+        events: list[StreamEvent] = []
+        if self._mode == "forced" and complete and self._tool is not None:
+            call = parse_forced(self._text)
+            input_text = self._text[self._input_at :].rstrip()[:-1].rstrip()
+            if len(input_text) > self._sent - self._input_at:
+                events.append(
+                    ContentBlockDeltaEvent(
+                        index=self._index,
+                        delta=InputJSONDelta(
+                            partial_json=input_text[self._sent - self._input_at :]
+                        ),
+                    )
+                )
+            events += self._stop()
+            block = ToolUseBlock(id=self._tool[0], name=call.name, input=call.input)
+            return events, [block], True
+        calls: list[Call] = []
+        head = self._text
+        if self._mode == "auto":
+            head, calls = split_calls(self._text, self._names)
+            calls = calls if self._parallel else calls[:1]
+        if not calls:
+            head = self._text
+        if self._mode == "forced":  # cut short: what there is, as text
+            events += [self._start(TextBlock(text=""))] if self._text and not self._open else []
+            if self._text:
+                events.append(
+                    ContentBlockDeltaEvent(index=self._index, delta=TextDelta(text=self._text))
+                )
+        else:
+            events += self._send_text(len(head))
+        blocks: list[ContentBlock] = [TextBlock(text=head)] if head or not calls else []
+        if blocks and self._index < 0:  # an empty answer is still one (empty) text block
+            events.append(self._start(TextBlock(text="")))
+        events += self._stop()
+        for call in calls:
+            block = ToolUseBlock(id=tool_use_id(), name=call.name, input=call.input)
+            events.append(self._start(ToolUseBlock(id=block.id, name=block.name, input={})))
+            events.append(
+                ContentBlockDeltaEvent(
+                    index=self._index, delta=InputJSONDelta(partial_json=json.dumps(call.input))
+                )
+            )
+            events += self._stop()
+            blocks.append(block)
+        return events, blocks, bool(calls)

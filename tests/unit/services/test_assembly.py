@@ -1,0 +1,85 @@
+"""The assembler: stream events that always concatenate to the final content blocks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parley.services.assembly import Assembler
+from parley.wire.messages import TextBlock, ToolUseBlock
+from parley.wire.stream import ContentBlockDeltaEvent, InputJSONDelta, StreamEvent, TextDelta
+
+CALL = '<tool_call>{"name": "get_weather", "input": {"city": "Paris"}}</tool_call>'
+
+
+def run(assembler: Assembler, pieces: list[str]) -> tuple[list[StreamEvent], list[object], bool]:
+    events: list[StreamEvent] = []
+    for piece in pieces:
+        events += assembler.feed(piece)
+    rest, blocks, called = assembler.finish(complete=True)
+    return events + rest, list(blocks), called
+
+
+def streamed_text(events: list[StreamEvent]) -> str:
+    return "".join(
+        e.delta.text
+        for e in events
+        if isinstance(e, ContentBlockDeltaEvent) and isinstance(e.delta, TextDelta)
+    )
+
+
+def streamed_json(events: list[StreamEvent]) -> str:
+    return "".join(
+        e.delta.partial_json
+        for e in events
+        if isinstance(e, ContentBlockDeltaEvent) and isinstance(e.delta, InputJSONDelta)
+    )
+
+
+def chunks(text: str) -> st.SearchStrategy[list[str]]:
+    cuts = st.lists(st.integers(0, len(text)), max_size=12).map(sorted)
+    return cuts.map(lambda at: [text[a:b] for a, b in zip([0, *at], [*at, len(text)], strict=True)])
+
+
+@given(st.data())
+def test_auto_text_then_a_call_streams_the_text_and_one_tool_use(data: st.DataObject) -> None:
+    text = "Let me check. " + CALL
+    events, blocks, called = run(Assembler("auto", {"get_weather"}), data.draw(chunks(text)))
+    assert called
+    assert blocks[0] == TextBlock(text="Let me check.")
+    assert isinstance(blocks[1], ToolUseBlock) and blocks[1].input == {"city": "Paris"}
+    assert streamed_text(events) == "Let me check."
+    assert json.loads(streamed_json(events)) == {"city": "Paris"}
+
+
+@given(st.data())
+def test_auto_without_a_call_streams_every_character(data: st.DataObject) -> None:
+    text = "No tools needed <tool but not a call> here.  "
+    events, blocks, called = run(Assembler("auto", {"get_weather"}), data.draw(chunks(text)))
+    assert not called and blocks == [TextBlock(text=text)]
+    assert streamed_text(events) == text
+
+
+def test_a_call_of_an_unknown_tool_stays_text() -> None:
+    text = CALL.replace("get_weather", "launch_rocket")
+    _, blocks, called = run(Assembler("auto", {"get_weather"}), [text])
+    assert not called and blocks == [TextBlock(text=text)]
+
+
+@given(st.data())
+def test_forced_input_streams_as_json_pieces_of_the_final_input(data: st.DataObject) -> None:
+    text = '{"name": "get_weather", "input": {"city": "Paris", "n": [1, 2]} } '
+    events, blocks, called = run(Assembler("forced", {"get_weather"}), data.draw(chunks(text)))
+    assert called
+    (block,) = blocks
+    assert isinstance(block, ToolUseBlock) and block.input == {"city": "Paris", "n": [1, 2]}
+    assert json.loads(streamed_json(events)) == block.input
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_parallel_calls_unless_disabled(parallel: bool) -> None:
+    _, blocks, _ = run(Assembler("auto", {"get_weather"}, parallel), [CALL + CALL])
+    assert len(blocks) == (2 if parallel else 1)
