@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from parley.domain.paging import Page as DomainPage
 from parley.domain.paging import paginate
 from parley.domain.tenancy import KeyInfo, WorkspaceInfo
 from parley.routes.auth import authenticate
@@ -23,6 +27,14 @@ from parley.wire.admin import (
 )
 
 MAX_BODY = 1024 * 1024
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Identified)
 
 
 def _workspace(info: WorkspaceInfo) -> Workspace:
@@ -44,12 +56,20 @@ def _json(model: Workspace | ApiKey | CreditBalance | Page[Workspace] | Page[Api
     return Response(model.model_dump_json(), media_type="application/json")
 
 
+def paged(request: Request, items: Sequence[T]) -> DomainPage[T]:
+    """One page of `items` (newest first, each with an `id`), by the request's paging query."""
+    query = request.query_params
+    return paginate(
+        items,
+        lambda item: item.id,
+        limit=query_limit(query.get("limit")),
+        after_id=query.get("after_id"),
+        before_id=query.get("before_id"),
+    )
+
+
 def admin_router(auth: AuthService, admin: Admin) -> APIRouter:
     router = APIRouter()
-
-    def page_params(request: Request) -> tuple[int, str | None, str | None]:
-        query = request.query_params
-        return query_limit(query.get("limit")), query.get("after_id"), query.get("before_id")
 
     @router.post("/v1/organizations/workspaces")
     async def create_workspace(request: Request) -> Response:
@@ -61,16 +81,7 @@ def admin_router(auth: AuthService, admin: Admin) -> APIRouter:
     async def list_workspaces(request: Request) -> Response:
         principal = await authenticate(auth, request)
         found = [_workspace(w) for w in await admin.workspaces(principal)]
-        limit, after, before = page_params(request)
-        page = paginate(found, lambda w: w.id, limit=limit, after_id=after, before_id=before)
-        return _json(
-            Page[Workspace](
-                data=page.data,
-                has_more=page.has_more,
-                first_id=page.first_id,
-                last_id=page.last_id,
-            )
-        )
+        return _json(Page[Workspace].model_validate(paged(request, found), from_attributes=True))
 
     @router.get("/v1/organizations/api_keys")
     async def list_keys(request: Request) -> Response:
@@ -78,16 +89,7 @@ def admin_router(auth: AuthService, admin: Admin) -> APIRouter:
         found = [_key(k) for k in await admin.keys(principal)]
         status = request.query_params.get("status")
         found = [k for k in found if status is None or k.status == status]
-        limit, after, before = page_params(request)
-        page = paginate(found, lambda k: k.id, limit=limit, after_id=after, before_id=before)
-        return _json(
-            Page[ApiKey](
-                data=page.data,
-                has_more=page.has_more,
-                first_id=page.first_id,
-                last_id=page.last_id,
-            )
-        )
+        return _json(Page[ApiKey].model_validate(paged(request, found), from_attributes=True))
 
     @router.post("/v1/organizations/api_keys/{key_id}")
     async def update_key(request: Request, key_id: str) -> Response:

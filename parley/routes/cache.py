@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from parley.errors import PermissionDeniedError
 from parley.routes.auth import authenticate
-from parley.services.auth import AuthService
+from parley.services.auth import AuthService, require_admin
 from parley.services.caching import PromptCache
 from parley.wire.cache import CacheEntryInfo, CacheEntryList
 
@@ -24,8 +23,7 @@ def cache_router(auth: AuthService, prompt_cache: PromptCache) -> APIRouter:
     @router.get("/parley/cache")
     async def list_cache_entries(request: Request) -> Response:
         principal = await authenticate(auth, request)
-        if not principal.is_admin:
-            raise PermissionDeniedError("listing cache entries requires an admin key")
+        require_admin(principal, "listing cache entries")
         now, entries = await prompt_cache.entries(principal.organization_id)
         listed = CacheEntryList(
             data=[

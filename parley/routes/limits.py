@@ -11,9 +11,8 @@ from starlette.responses import Response
 
 from parley.domain.catalog import Catalog
 from parley.domain.ratelimits import Limiter
-from parley.errors import PermissionDeniedError
 from parley.routes.auth import authenticate
-from parley.services.auth import AuthService
+from parley.services.auth import AuthService, require_admin
 from parley.services.limits import RateLimits
 from parley.wire.limits import LimitValue, RateLimitGroup, RateLimitList
 
@@ -32,8 +31,7 @@ def limits_router(auth: AuthService, limits: RateLimits, catalog: Catalog) -> AP
     @router.get("/v1/organizations/rate_limits")
     async def list_rate_limits(request: Request) -> Response:
         principal = await authenticate(auth, request)
-        if not principal.is_admin:
-            raise PermissionDeniedError("the rate limits API requires an admin key")
+        require_admin(principal, "the rate limits API")
         tier = await limits.tier(principal.organization_id)
         models: dict[str, list[str]] = defaultdict(list)
         for entry in catalog.entries:

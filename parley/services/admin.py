@@ -7,13 +7,9 @@ from decimal import Decimal
 
 from parley.domain.ports import Principal, Tenancy
 from parley.domain.tenancy import KeyInfo, WorkspaceInfo
-from parley.errors import NotFoundError, PermissionDeniedError
+from parley.errors import NotFoundError
+from parley.services.auth import require_admin
 from parley.services.limits import RateLimits
-
-
-def require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise PermissionDeniedError("this endpoint requires an admin key")
 
 
 class Admin:
@@ -22,21 +18,21 @@ class Admin:
         self._limits = limits
 
     async def create_workspace(self, principal: Principal, name: str) -> WorkspaceInfo:
-        require_admin(principal)
+        require_admin(principal, "the Admin API")
         return await self._tenancy.create_workspace(principal.organization_id, name)
 
     async def workspaces(self, principal: Principal) -> list[WorkspaceInfo]:
-        require_admin(principal)
+        require_admin(principal, "the Admin API")
         return await self._tenancy.workspaces(principal.organization_id)
 
     async def keys(self, principal: Principal) -> list[KeyInfo]:
-        require_admin(principal)
+        require_admin(principal, "the Admin API")
         return await self._tenancy.keys(principal.organization_id)
 
     async def update_key(
         self, principal: Principal, key_id: str, *, name: str | None, status: str | None
     ) -> KeyInfo:
-        require_admin(principal)
+        require_admin(principal, "the Admin API")
         updated = await self._tenancy.update_key(
             principal.organization_id, key_id, name=name, status=status
         )
@@ -47,7 +43,7 @@ class Admin:
     async def buy_credit(self, principal: Principal, amount: Decimal) -> tuple[Decimal, str]:
         """Records a purchase; the tier follows the cumulative amount (the legacy preset's
         thresholds; in the current preset every threshold is 0, so tiers are set, not bought)."""
-        require_admin(principal)
+        require_admin(principal, "the Admin API")
         total = await self._tenancy.add_credit(principal.organization_id, amount)
         current = await self._limits.tier(principal.organization_id)
         reached = self._limits.tier_for_credit(total)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from parley.domain.ports import Keys, Principal
-from parley.errors import AuthenticationError
+from parley.errors import AuthenticationError, PermissionDeniedError
 
 
 class AuthService:
@@ -22,3 +22,9 @@ class AuthService:
         if principal is None:
             raise AuthenticationError("invalid x-api-key")
         return principal
+
+
+def require_admin(principal: Principal, what: str) -> None:
+    """Admin API endpoints answer admin keys only, as hosted (403 otherwise)."""
+    if not principal.is_admin:
+        raise PermissionDeniedError(f"{what} requires an admin key")

@@ -8,7 +8,8 @@ from typing import Any
 
 from parley.domain.ports import Ledger, Principal
 from parley.domain.reports import cost_report, rfc3339, usage_report, window
-from parley.errors import InvalidRequestError, PermissionDeniedError
+from parley.errors import InvalidRequestError
+from parley.services.auth import require_admin
 
 
 class Reports:
@@ -26,8 +27,7 @@ class Reports:
         limit: int | None,
         group_by: Sequence[str],
     ) -> dict[str, Any]:
-        if not principal.is_admin:
-            raise PermissionDeniedError("the usage and cost reports require an admin key")
+        require_admin(principal, "the usage and cost reports")
         if kind == "cost" and bucket_width != "1d":
             raise InvalidRequestError("bucket_width: the cost report has 1d buckets only")
         win = window(starting_at, ending_at, bucket_width, limit)

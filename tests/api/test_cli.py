@@ -148,36 +148,25 @@ def test_serve_accepts_the_imported_key(
 def test_usage_prints_the_ledger_grouped_and_writes_csv(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from parley.domain.metering import LedgerEntry
     from parley.store.db import connect
     from parley.store.keys import KeyStore
     from parley.store.ledger import LedgerStore
+    from tests.factories import ledger_entry
 
     data_dir = tmp_path
     engine = connect(f"sqlite:///{data_dir / 'parley.db'}")
     principal = KeyStore(engine).create(name="usage").principal
     now = datetime.now(UTC)
     LedgerStore(engine).record_sync(
-        LedgerEntry(
-            request_id="req_cli_usage",
-            message_id="msg_cli_usage",
+        ledger_entry(
             organization_id=principal.organization_id,
             workspace_id=principal.workspace_id,
             api_key_id=principal.key_id,
             model=MODEL,
-            surface="claude_api",
-            region="global",
-            service_tier="standard",
             uncached_input_tokens=1234,
-            cache_write_5m_tokens=0,
-            cache_write_1h_tokens=0,
-            cache_read_tokens=0,
             output_tokens=56,
             cost_picodollars=151_400_000,
             cost_uncached_picodollars=123_400_000,
-            cost_write_5m_picodollars=0,
-            cost_write_1h_picodollars=0,
-            cost_read_picodollars=0,
             cost_output_picodollars=28_000_000,
             started_at=now,
             completed_at=now,

@@ -15,32 +15,10 @@ from parley.domain.metering import LedgerEntry
 from parley.domain.pricing import PICO
 from parley.domain.reports import USAGE_GROUPS, cost_report, usage_report, window
 from parley.errors import InvalidRequestError
+from tests.factories import ledger_entry
 
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
-BASE = LedgerEntry(
-    request_id="r",
-    message_id="m",
-    organization_id="org",
-    workspace_id="w1",
-    api_key_id="k1",
-    model="a",
-    surface="claude_api",
-    region="global",
-    service_tier="standard",
-    uncached_input_tokens=0,
-    cache_write_5m_tokens=0,
-    cache_write_1h_tokens=0,
-    cache_read_tokens=0,
-    output_tokens=0,
-    cost_picodollars=0,
-    cost_uncached_picodollars=0,
-    cost_write_5m_picodollars=0,
-    cost_write_1h_picodollars=0,
-    cost_read_picodollars=0,
-    cost_output_picodollars=0,
-    started_at=T0,
-    completed_at=T0,
-)
+BASE = ledger_entry(organization_id="org", workspace_id="w1", api_key_id="k1", model="a")
 
 
 @st.composite

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 from parley.domain.metering import LedgerEntry
 from parley.store.db import connect
 from parley.store.ledger import LedgerStore
+from tests.factories import ledger_entry
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
@@ -46,31 +46,20 @@ def store(database_url: str) -> Iterator[LedgerStore]:
 
 
 def entry(request_id: str, **changes: object) -> LedgerEntry:
-    base = LedgerEntry(
-        request_id=request_id,
-        message_id="msg_1",
-        organization_id="org-a",
-        workspace_id="wrk-a",
-        api_key_id="key-a",
-        model="m",
-        surface="claude_api",
-        region="global",
-        service_tier="standard",
-        uncached_input_tokens=10,
-        cache_write_5m_tokens=600,
-        cache_write_1h_tokens=0,
-        cache_read_tokens=0,
-        output_tokens=5,
-        cost_picodollars=1_000_000,
-        cost_uncached_picodollars=100_000,
-        cost_write_5m_picodollars=600_000,
-        cost_write_1h_picodollars=0,
-        cost_read_picodollars=0,
-        cost_output_picodollars=300_000,
-        started_at=T0,
-        completed_at=T0 + timedelta(seconds=1),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    values: dict[str, object] = {
+        "request_id": request_id,
+        "organization_id": "org-a",
+        "uncached_input_tokens": 10,
+        "cache_write_5m_tokens": 600,
+        "output_tokens": 5,
+        "cost_picodollars": 1_000_000,
+        "cost_uncached_picodollars": 100_000,
+        "cost_write_5m_picodollars": 600_000,
+        "cost_output_picodollars": 300_000,
+        "started_at": T0,
+        "completed_at": T0 + timedelta(seconds=1),
+    }
+    return ledger_entry(**(values | changes))
 
 
 def test_an_entry_is_written_once_per_request_id(store: LedgerStore) -> None:
