@@ -83,7 +83,9 @@ class Engine(Protocol):
 
     context_window: int
 
-    def render(self, conversation: Conversation) -> RenderedPrompt: ...
+    def render(self, conversation: Conversation, *, block_ends: bool = True) -> RenderedPrompt:
+        """`block_ends` False skips finding where each block ends (count_tokens needs only
+        the tokens)."""
 
     def json_grammar(self, schema: dict[str, Any], field: str) -> str:
         """A grammar whose every output is JSON valid under `schema` (400 if impossible)."""

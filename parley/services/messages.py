@@ -125,7 +125,7 @@ class MessagesService:
         self._meter = meter
         self._closing: set[asyncio.Task[None]] = set()
 
-    def _render(self, params: CountTokensParams) -> Rendered:
+    def _render(self, params: CountTokensParams, *, block_ends: bool = True) -> Rendered:
         entry = self._catalog.resolve_for_inference(params.model)
         check_features(params, entry)
         conversation = build_conversation(
@@ -136,7 +136,7 @@ class MessagesService:
         )
         request_breakpoints(params, conversation)  # the breakpoint rules' 400s, also here
         engine = self._engines[entry.id]
-        prompt = engine.render(conversation)
+        prompt = engine.render(conversation, block_ends=block_ends)
         if len(prompt.tokens) > engine.context_window:
             raise InvalidRequestError(
                 f"prompt is too long: {len(prompt.tokens)} tokens > {engine.context_window} maximum"
@@ -146,7 +146,7 @@ class MessagesService:
     def count_tokens(self, params: CountTokensParams, version: str | None) -> int:
         """The whole prompt: what a create's three input counts add up to. Never caches."""
         check_version_fields(params, version)
-        return len(self._render(params).prompt.tokens)
+        return len(self._render(params, block_ends=False).prompt.tokens)
 
     async def prepare(
         self,

@@ -52,6 +52,11 @@ def check_features(params: CountTokensParams, entry: ModelEntry) -> None:
         raise InvalidRequestError(f"tool_choice: '{choice.type}' needs at least one tool")
     if choice is not None and choice.type == "tool" and choice.name not in names:
         raise InvalidRequestError(f"tool_choice.name: no tool named {choice.name!r}")
+    forced = choice is not None and choice.type in ("any", "tool")
+    if forced and params.output_config is not None and params.output_config.format is not None:
+        raise InvalidRequestError(
+            "output_config.format: cannot be combined with a forced tool_choice"
+        )
     if params.output_config is not None and params.output_config.format is not None:
         check_schema(params.output_config.format.schema_, "output_config.format.schema")
     if params.mcp_servers:

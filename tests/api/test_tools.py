@@ -167,3 +167,16 @@ def test_diagnostics_report_a_tools_change(client: anthropic.Anthropic) -> None:
     )
     assert second.diagnostics is not None and second.diagnostics.cache_miss_reason is not None
     assert second.diagnostics.cache_miss_reason.type == "tools_changed"
+
+
+def test_a_forced_tool_call_with_structured_output_is_a_bad_request(
+    client: anthropic.Anthropic,
+) -> None:
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        create(
+            client,
+            tools=[WEATHER],
+            tool_choice={"type": "any"},
+            output_config={"format": {"type": "json_schema", "schema": {"type": "object"}}},
+        )
+    assert "cannot be combined with a forced tool_choice" in str(raised.value)

@@ -71,13 +71,13 @@ class LlamaEngine:
     def scheduler(self) -> Scheduler:
         return self._scheduler
 
-    def render(self, conversation: Conversation) -> RenderedPrompt:
+    def render(self, conversation: Conversation, *, block_ends: bool = True) -> RenderedPrompt:
         text = self._template.render(conversation)
         tokens = self._model.tokenize(text, add_bos=self._model.add_bos)
         if len(tokens) > 1 and tokens[0] == tokens[1] == self._model.bos:
             del tokens[0]  # the template wrote a BOS of its own
         ends: list[int | None] = [None] * len(conversation.blocks)
-        if conversation.blocks:
+        if block_ends and conversation.blocks:
             offsets = self._template.block_ends(conversation, text)
             if None not in offsets:
                 ends = self._token_positions(text, tokens, offsets)
