@@ -46,6 +46,9 @@ class GenerateRequest:
     tenant: str
     pins: tuple[tuple[int, float], ...] = ()
     grammar: str | None = None  # GBNF the output must follow
+    # GBNF for the rest of a tool call, from the moment the text (prompt or output) ends
+    # with the call's opening tag
+    call_grammar: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ class Engine(Protocol):
 
     def json_grammar(self, schema: dict[str, Any], field: str) -> str:
         """A grammar whose every output is JSON valid under `schema` (400 if impossible)."""
+
+    def call_grammar(self, schema: dict[str, Any], closing: str) -> str:
+        """Like `json_grammar`, followed by the literal `closing`."""
 
     def generate(self, request: GenerateRequest) -> EngineStream: ...
 

@@ -37,12 +37,17 @@ _HELD = 4  # the wrapper's closing brace and the spaces the grammar allows aroun
 
 
 class Assembler:
-    def __init__(self, mode: Mode, tool_names: set[str], parallel: bool = True) -> None:
+    def __init__(
+        self, mode: Mode, tool_names: set[str], parallel: bool = True, opened: str = ""
+    ) -> None:
+        """`opened`: a call's opening tag that a prefill already wrote; it is read as part of
+        the answer but never sent."""
         self._mode = mode
         self._names = tool_names
         self._parallel = parallel
-        self._text = ""
-        self._sent = 0  # characters of the current block's stream already sent
+        self._opened = len(opened)
+        self._text = opened
+        self._sent = len(opened)  # characters of the current block's stream already sent
         self._index = -1
         self._open = False
         self._tool: tuple[str, str] | None = None  # (id, name) of a forced call
@@ -123,12 +128,13 @@ class Assembler:
             block = ToolUseBlock(id=self._tool[0], name=call.name, input=call.input)
             return events, [block], True
         calls: list[Call] = []
-        head = self._text
+        head_end = len(self._text)
         if self._mode == "auto":
-            head, calls = split_calls(self._text, self._names)
+            before, calls = split_calls(self._text, self._names)
             calls = calls if self._parallel else calls[:1]
-        if not calls:
-            head = self._text
+            if calls:
+                head_end = max(self._opened, len(before))
+        head = self._text[self._opened : head_end]
         if self._mode == "forced":  # cut short: what there is, as text
             events += [self._start(TextBlock(text=""))] if self._text and not self._open else []
             if self._text:
@@ -136,7 +142,7 @@ class Assembler:
                     ContentBlockDeltaEvent(index=self._index, delta=TextDelta(text=self._text))
                 )
         else:
-            events += self._send_text(len(head))
+            events += self._send_text(head_end)
         blocks: list[ContentBlock] = [TextBlock(text=head)] if head or not calls else []
         if blocks and self._index < 0:  # an empty answer is still one (empty) text block
             events.append(self._start(TextBlock(text="")))

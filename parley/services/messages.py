@@ -22,7 +22,7 @@ from parley.domain.ports import (
     Sampling,
 )
 from parley.domain.prompt import Conversation, ModelAbilities, build_conversation
-from parley.domain.tools import forced_schema
+from parley.domain.tools import CALL_CLOSE, CALL_OPEN, forced_schema
 from parley.errors import InternalServerError, InvalidRequestError, OverloadedError, ParleyError
 from parley.services.assembly import Assembler, Mode
 from parley.services.caching import CacheDecision, PromptCache, request_breakpoints
@@ -79,6 +79,7 @@ class PreparedMessage:
     cache: CacheDecision
     ticket: Ticket
     diagnostics: Diagnostics | None = None
+    prefill: str = ""
 
     @property
     def plan(self) -> CachePlan:
@@ -194,6 +195,7 @@ class MessagesService:
             cache,
             ticket,
             diagnostics,
+            rendered.conversation.prefill,
         )
 
     def _request(self, prepared: PreparedMessage) -> GenerateRequest:
@@ -207,8 +209,14 @@ class MessagesService:
         if params.output_config is not None and params.output_config.format is not None:
             schema = params.output_config.format.schema_
             grammar = prepared.engine.json_grammar(schema, "output_config.format.schema")
-        if tool_mode(params) == "forced":
+        mode = tool_mode(params)
+        if mode == "forced":
             grammar = prepared.engine.json_grammar(forced_schema(forced_tools(params)), "tools")
+        call_grammar = None
+        if mode == "auto":  # a call the model starts is finished under the tools' grammar
+            call_grammar = prepared.engine.call_grammar(
+                forced_schema(params.tools or []), CALL_CLOSE
+            )
         return GenerateRequest(
             prompt=prepared.prompt,
             max_tokens=params.max_tokens,
@@ -216,6 +224,7 @@ class MessagesService:
             tenant=prepared.principal.workspace_id,
             pins=prepared.plan.pins(),
             grammar=grammar,
+            call_grammar=call_grammar,
         )
 
     async def start(self, prepared: PreparedMessage) -> EngineStream:
@@ -271,7 +280,7 @@ class MessagesService:
             await self._bill(prepared, progress.output_tokens)
 
     async def create(self, prepared: PreparedMessage, events: EngineStream) -> Message:
-        assembler = assembler_for(prepared.params)
+        assembler = assembler_for(prepared.params, prepared.prefill)
         outcome: Outcome | None = None
         progress = Progress()
         try:
@@ -296,7 +305,7 @@ class MessagesService:
     ) -> AsyncIterator[StreamEvent]:
         """The contract's event order; an error after the start travels as an `error` event."""
         yield MessageStartEvent(message=prepared.message([], None))
-        assembler = assembler_for(prepared.params)
+        assembler = assembler_for(prepared.params, prepared.prefill)
         pinged = False
         progress = Progress()
         billed = False
@@ -359,11 +368,13 @@ def forced_tools(params: MessageCreateParams) -> list[ToolParam]:
     return list(tools)
 
 
-def assembler_for(params: MessageCreateParams) -> Assembler:
+def assembler_for(params: MessageCreateParams, prefill: str) -> Assembler:
     choice = params.tool_choice
     parallel = not (choice is not None and choice.disable_parallel_tool_use)
     names = {tool.name for tool in params.tools or []}
-    return Assembler(tool_mode(params), names, parallel)
+    mode = tool_mode(params)
+    opened = CALL_OPEN if mode == "auto" and prefill.endswith(CALL_OPEN) else ""
+    return Assembler(mode, names, parallel, opened)
 
 
 def _with_tool_use(outcome: Outcome, called: bool) -> Outcome:

@@ -180,3 +180,26 @@ def test_a_forced_tool_call_with_structured_output_is_a_bad_request(
             output_config={"format": {"type": "json_schema", "schema": {"type": "object"}}},
         )
     assert "cannot be combined with a forced tool_choice" in str(raised.value)
+
+
+@pytest.mark.parametrize("transport", ["create", "stream"])
+def test_under_auto_a_call_once_started_is_finished_under_the_grammar(
+    client: anthropic.Anthropic, transport: str
+) -> None:
+    """The prefill starts the call; the model must finish it as a valid call."""
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 120,
+        "tools": [WEATHER, TIME],
+        "messages": [*ASK, {"role": "assistant", "content": "<tool_call>"}],
+    }
+    if transport == "create":
+        message = client.messages.create(**body)
+    else:
+        with client.messages.stream(**body) as stream:
+            message = stream.get_final_message()
+    (block,) = message.content
+    assert message.stop_reason == "tool_use"
+    assert block.type == "tool_use" and block.name in {"get_weather", "get_time"}
+    schema = WEATHER if block.name == "get_weather" else TIME
+    jsonschema.validate(block.input, schema["input_schema"])

@@ -20,7 +20,7 @@ from parley.domain.ports import (
 )
 from parley.domain.prompt import Conversation
 from parley.engine.llama.chat import ChatTemplate
-from parley.engine.llama.grammar import json_grammar
+from parley.engine.llama.grammar import closed_by, json_grammar
 from parley.engine.llama.model import ContextShape, LlamaModel
 from parley.engine.llama.scheduler import Scheduler, SchedulerLimits
 from parley.engine.llama.stats import EngineStats
@@ -111,6 +111,9 @@ class LlamaEngine:
 
     def json_grammar(self, schema: dict[str, Any], field: str) -> str:
         return json_grammar(schema, field)
+
+    def call_grammar(self, schema: dict[str, Any], closing: str) -> str:
+        return closed_by(json_grammar(schema, "tools"), closing)
 
     def generate(self, request: GenerateRequest) -> LlamaStream:
         return LlamaStream(self._scheduler, request)

@@ -16,3 +16,8 @@ def json_grammar(schema: dict[str, Any], field: str) -> str:
         return str(json_schema_to_gbnf(json.dumps(schema)))
     except (AssertionError, KeyError, ValueError, TypeError) as exc:
         raise InvalidRequestError(f"{field}: this JSON Schema cannot be enforced: {exc}") from None
+
+
+def closed_by(grammar: str, closing: str) -> str:
+    """The grammar's JSON followed by a literal (a tool call's closing tag)."""
+    return grammar.replace("root ::=", "call ::=", 1) + f"\nroot ::= call {json.dumps(closing)}\n"

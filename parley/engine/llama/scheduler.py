@@ -18,12 +18,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import llama_cpp as llama
 
 from parley.domain.ports import EndReason, EngineEvent, GenerateRequest, GenerationEnd, TokenOut
+from parley.domain.tools import CALL_OPEN
 from parley.engine.llama.model import LlamaModel
 from parley.engine.llama.prefix_cache import (
     Change,
@@ -79,6 +80,7 @@ class Sequence:
     logits_index: int = -1
     sampler: Any = None
     locked: Node | None = None
+    tail: bytes = b""  # the text's last bytes, to see a tool call begin
     prompt_length: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -262,6 +264,10 @@ class Scheduler:
     def _start(self, sequence: Sequence, plan: Plan) -> None:
         sequence.seq_id = self._free_ids.pop()
         sequence.sampler = _make_sampler(sequence.request, self._seed, self._model.vocab)
+        if sequence.request.call_grammar is not None:  # a prefill may have opened the call
+            last = sequence.tokens[-8:]
+            text = b"".join(self._model.token_text(t, special=True) for t in last)
+            self._watch_call(sequence, text)
         sequence.need = plan.need
         reused = plan.reused
         if plan.snapshot is not None:
@@ -314,6 +320,18 @@ class Scheduler:
                 llama.llama_memory_seq_rm(self._model.memory, sequence.seq_id, -1, -1)
                 self._free_ids.append(sequence.seq_id)
             sequence.seq_id = -1
+
+    def _watch_call(self, sequence: Sequence, piece: bytes) -> None:
+        """Once the text ends with a tool call's opening tag, the rest of the call is decoded
+        under the call grammar (valid JSON for one of the tools, then the closing tag)."""
+        sequence.tail = (sequence.tail + piece)[-32:]
+        request = sequence.request
+        if request.call_grammar is None or not sequence.tail.endswith(CALL_OPEN.encode()):
+            return
+        llama.llama_sampler_free(sequence.sampler)
+        constrained = replace(request, grammar=request.call_grammar, call_grammar=None)
+        sequence.request = constrained
+        sequence.sampler = _make_sampler(constrained, self._seed, self._model.vocab)
 
     def _step(self) -> None:
         for sequence in [s for s in self._running if s.cancelled]:
@@ -377,6 +395,8 @@ class Scheduler:
         sequence.generated += 1
         end_of_generation = self._model.is_end_of_generation(token)
         piece = b"" if end_of_generation else self._model.token_text(token)
+        if sequence.request.call_grammar is not None:
+            self._watch_call(sequence, piece)
         sequence.emit(TokenOut(token=token, piece=piece))
         reason: EndReason | None = None
         if end_of_generation:

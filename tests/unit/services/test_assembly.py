@@ -83,3 +83,11 @@ def test_forced_input_streams_as_json_pieces_of_the_final_input(data: st.DataObj
 def test_parallel_calls_unless_disabled(parallel: bool) -> None:
     _, blocks, _ = run(Assembler("auto", {"get_weather"}, parallel), [CALL + CALL])
     assert len(blocks) == (2 if parallel else 1)
+
+
+def test_a_call_opened_by_the_prefill_is_read_but_not_repeated() -> None:
+    body = '{"name": "get_weather", "input": {"city": "Paris"}}</tool_call>'
+    events, blocks, called = run(Assembler("auto", {"get_weather"}, opened="<tool_call>"), [body])
+    assert called and streamed_text(events) == ""
+    (block,) = blocks
+    assert isinstance(block, ToolUseBlock) and block.input == {"city": "Paris"}
