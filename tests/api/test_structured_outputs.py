@@ -24,6 +24,11 @@ leaf = st.one_of(
         st.sampled_from(["red", "green", "blue", "amber"]), min_size=1, max_size=3, unique=True
     ).map(lambda values: {"enum": values}),
     st.just({"type": "array", "items": {"type": "integer"}, "maxItems": 3}),
+    st.tuples(st.integers(-50, 50), st.integers(0, 200)).map(
+        lambda bounds: {"type": "integer", "minimum": bounds[0], "maximum": bounds[0] + bounds[1]}
+    ),
+    st.just({"type": "number", "exclusiveMinimum": 0, "maximum": 600000}),
+    st.just({"type": ["integer", "null"], "exclusiveMaximum": -3}),
 )
 
 
@@ -92,7 +97,8 @@ def test_streamed_structured_output_concatenates_to_valid_json(client: anthropic
         ({"type": "object", "properties": {"a": {"not": {"type": "string"}}}}, "properties.a.not"),
         ({"type": "array", "items": {"type": "integer"}, "uniqueItems": True}, "uniqueItems"),
         ({"type": "object", "patternProperties": {"^x": {}}}, "patternProperties"),
-        ({"type": "integer", "maximum": 9}, "maximum"),
+        ({"type": "integer", "multipleOf": 3}, "multipleOf"),
+        ({"type": "object", "propertyNames": {"pattern": "^a"}}, "propertyNames"),
     ],
 )
 def test_an_unsupported_schema_feature_is_a_bad_request_that_names_it(

@@ -58,6 +58,31 @@ def test_a_forced_call_always_validates_against_its_schema(
     jsonschema.validate(block.input, schema)
 
 
+def test_a_claude_code_style_schema_is_accepted_and_its_bounds_hold(
+    client: anthropic.Anthropic,
+) -> None:
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {
+            "file_path": {"type": "string", "maxLength": 40, "description": "Absolute path."},
+            "offset": {"type": "integer", "minimum": 0, "maximum": 9007199254740991},
+            "limit": {"type": "integer", "exclusiveMinimum": 0, "maximum": 9007199254740991},
+            "timeout": {"type": "number", "minimum": 0, "maximum": 600000},
+            "args": {"description": "Any JSON value, passed on verbatim."},
+            "metadata": {"type": "object", "propertyNames": {"type": "string"}},
+        },
+        "required": ["file_path", "offset", "limit", "timeout"],
+        "additionalProperties": False,
+    }
+    tool = {"name": "Read", "description": "Reads a file.", "input_schema": schema}
+    message = create(client, tools=[tool], tool_choice={"type": "any"}, max_tokens=600)
+    (block,) = message.content
+    assert message.stop_reason == "tool_use", message.content
+    assert block.type == "tool_use"
+    jsonschema.validate(block.input, schema)
+
+
 def test_any_picks_one_of_the_tools_with_a_valid_input(client: anthropic.Anthropic) -> None:
     message = create(client, tools=[WEATHER, TIME], tool_choice={"type": "any"})
     (block,) = message.content

@@ -1,19 +1,82 @@
 """JSON Schema -> a GBNF grammar for llama.cpp's grammar sampler (llama-cpp-python's
-converter), so constrained output is valid JSON that matches the schema."""
+converter, taught numeric bounds), so constrained output is valid JSON that matches the schema."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from llama_cpp.llama_grammar import json_schema_to_gbnf
+from llama_cpp.llama_grammar import (
+    PRIMITIVE_RULES,
+    RESERVED_NAMES,
+    BuiltinRule,
+    SchemaConverter,
+)
 
+from parley.engine.llama.ranges import bounded_number
 from parley.errors import InvalidRequestError
+
+BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+ANNOTATIONS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$comment",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    }
+)
+
+
+ANY_VALUE = PRIMITIVE_RULES["value"]
+# JSON strings hold no raw control characters (RFC 8259, section 7); the converter's own rules
+# allow them, and a newline inside a string is invalid JSON.
+STRING_CHAR = BuiltinRule(
+    r'[^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" ' + " ".join(["[0-9a-fA-F]"] * 4) + ")",
+    [],
+)
+PATTERN_DOT = r'[^"\\\x00-\x1F]'
+
+
+class BoundedSchemaConverter(SchemaConverter):
+    """The converter, with `minimum`/`maximum` on integers and numbers enforced, and a schema
+    of annotations only (`{"description": ...}`) taken as any JSON value, as JSON Schema says,
+    and strings that are always valid JSON."""
+
+    def _add_primitive(self, name: str, rule: BuiltinRule) -> str:
+        return str(super()._add_primitive(name, STRING_CHAR if name == "char" else rule))
+
+    def _add_rule(self, name: str, rule: str) -> str:
+        chosen = PATTERN_DOT if name == "dot" else rule
+        return str(super()._add_rule(name, chosen))  # type: ignore[no-untyped-call]
+
+    def visit(self, schema: dict[str, Any], name: str) -> str:
+        rule = name + "-" if name in RESERVED_NAMES else name or "root"
+        if schema and not schema.keys() - ANNOTATIONS:
+            return str(self._add_primitive("root" if rule == "root" else "value", ANY_VALUE))
+        kind = schema.get("type")
+        if isinstance(kind, list) and any(key in schema for key in BOUNDS):
+            # The converter would split the types and drop the bounds; keep them on each.
+            return str(self.visit({"anyOf": [{**schema, "type": each} for each in kind]}, name))
+        if kind in ("integer", "number") and not {"const", "enum"} & schema.keys():
+            body = bounded_number(schema)
+            if body is not None:
+                return str(self._add_rule(rule, body))
+        return str(super().visit(schema, name))  # type: ignore[no-untyped-call]
 
 
 def json_grammar(schema: dict[str, Any], field: str) -> str:
     try:
-        return str(json_schema_to_gbnf(json.dumps(schema)))
+        converter = BoundedSchemaConverter(  # type: ignore[no-untyped-call]
+            prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
+        )
+        converter.visit(converter.resolve_refs(json.loads(json.dumps(schema)), "stdin"), "")
+        return str(converter.format_grammar())  # type: ignore[no-untyped-call]
     except (AssertionError, KeyError, ValueError, TypeError) as exc:
         raise InvalidRequestError(f"{field}: this JSON Schema cannot be enforced: {exc}") from None
 

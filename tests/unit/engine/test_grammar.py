@@ -1,0 +1,69 @@
+"""Schemas -> grammars: what the converter is taught beyond llama-cpp-python's own rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from llama_cpp import LlamaGrammar
+
+from parley.engine.llama.grammar import json_grammar
+from parley.errors import InvalidRequestError
+from tests.unit.engine.gbnf import allowed, rule
+
+TOOL_INPUT: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "properties": {
+        "offset": {"type": "integer", "minimum": 0, "maximum": 9007199254740991},
+        "timeout": {"type": ["number", "null"], "minimum": 0, "maximum": 600000},
+        "args": {"description": "Any JSON value."},
+        "run": {"type": "string", "pattern": "^wf_[a-z0-9-]{6,}$"},
+        "metadata": {"type": "object", "propertyNames": {"type": "string"}},
+    },
+    "required": ["offset"],
+    "additionalProperties": False,
+}
+
+
+def test_a_tool_schema_with_bounds_and_patterns_gives_a_grammar_llama_cpp_parses() -> None:
+    LlamaGrammar.from_string(json_grammar(TOOL_INPUT, "tools.0.input_schema"), verbose=False)
+
+
+def test_a_json_string_never_holds_a_raw_control_character() -> None:
+    char = rule(json_grammar({"type": "string"}, "schema"), "char")
+    assert [allowed(char, text) for text in ("a", "é", '"', "\n", "\t", "\x1f")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
+    assert allowed(char, "\\n") and allowed(char, "\\u00e9")
+
+
+def test_a_pattern_dot_never_ends_the_string_or_breaks_it() -> None:
+    grammar = json_grammar({"type": "string", "pattern": "^.$"}, "schema")
+    dot = rule(grammar, "dot")
+    assert [allowed(dot, text) for text in ("a", '"', "\\", "\n")] == [True, False, False, False]
+
+
+def test_a_schema_of_annotations_only_is_any_json_value() -> None:
+    grammar = json_grammar({"description": "anything"}, "schema")
+    assert rule(grammar, "root") == rule(json_grammar({}, "x"), "value")
+
+
+def test_a_list_of_types_keeps_its_bounds() -> None:
+    grammar = json_grammar({"type": ["integer", "null"], "minimum": 1, "maximum": 3}, "schema")
+    integer = rule(grammar, "alternative-0")
+    assert [allowed(integer, text) for text in ("0", "1", "3", "4")] == [False, True, True, False]
+
+
+def test_an_empty_range_is_a_bad_request_naming_the_field() -> None:
+    field = "output_config.format.schema"
+    with pytest.raises(InvalidRequestError) as raised:
+        json_grammar({"type": "integer", "minimum": 2, "maximum": 1}, field)
+    assert raised.value.message.startswith(
+        f"{field}: this JSON Schema cannot be enforced: no number"
+    )
