@@ -65,7 +65,7 @@ def messages_router(auth: AuthService, service: MessagesService, max_bytes: int)
         await authenticate(auth, request)
         params = parse(CountTokensParams, await read_json(request, max_bytes))
         version = request.headers.get("anthropic-version")
-        counted = MessageTokensCount(input_tokens=service.count_tokens(params, version))
+        counted = MessageTokensCount(input_tokens=await service.count_tokens(params, version))
         return Response(counted.model_dump_json(), media_type="application/json")
 
     return router

@@ -63,13 +63,14 @@ class PromptCache:
         self,
         scope: CacheScope,
         params: MessageCreateParams,
+        points: list[Breakpoint],
         conversation: Conversation,
         rendered: RenderedPrompt,
         min_tokens: int,
     ) -> CacheDecision:
+        """`points`: the request's breakpoints (`request_breakpoints`)."""
         now = self._clock.now()
         total = len(rendered.tokens)
-        points = request_breakpoints(params, conversation)
         known = [end for end in rendered.block_ends if end is not None]
         if not points or len(known) != len(rendered.block_ends):
             return CacheDecision(scope, CachePlan(uncached=total), now)

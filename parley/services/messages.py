@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from parley.domain.caching import CachePlan
+from parley.domain.caching import Breakpoint, CachePlan
 from parley.domain.catalog import Catalog, ModelEntry, check_max_tokens
 from parley.domain.ids import message_id
 from parley.domain.ports import (
@@ -62,6 +62,7 @@ class Rendered:
     engine: Engine
     conversation: Conversation
     prompt: RenderedPrompt
+    breakpoints: list[Breakpoint]
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,9 @@ class MessagesService:
         self._meter = meter
         self._closing: set[asyncio.Task[None]] = set()
 
-    def _render(self, params: CountTokensParams, *, block_ends: bool = True) -> Rendered:
+    async def _render(self, params: CountTokensParams, *, block_ends: bool = True) -> Rendered:
+        """Rendering and tokenizing a long prompt takes tens of milliseconds: off the event
+        loop, so the streams being served meanwhile do not stall."""
         entry = self._catalog.resolve_for_inference(params.model)
         check_features(params, entry)
         conversation = build_conversation(
@@ -135,19 +138,19 @@ class MessagesService:
             ModelAbilities(image_input=entry.image_input),
             params.tools,
         )
-        request_breakpoints(params, conversation)  # the breakpoint rules' 400s, also here
+        breakpoints = request_breakpoints(params, conversation)  # its 400s, also for counting
         engine = self._engines[entry.id]
-        prompt = engine.render(conversation, block_ends=block_ends)
+        prompt = await asyncio.to_thread(engine.render, conversation, block_ends=block_ends)
         if len(prompt.tokens) > engine.context_window:
             raise InvalidRequestError(
                 f"prompt is too long: {len(prompt.tokens)} tokens > {engine.context_window} maximum"
             )
-        return Rendered(entry, engine, conversation, prompt)
+        return Rendered(entry, engine, conversation, prompt, breakpoints)
 
-    def count_tokens(self, params: CountTokensParams, version: str | None) -> int:
+    async def count_tokens(self, params: CountTokensParams, version: str | None) -> int:
         """The whole prompt: what a create's three input counts add up to. Never caches."""
         check_version_fields(params, version)
-        return len(self._render(params, block_ends=False).prompt.tokens)
+        return len((await self._render(params, block_ends=False)).prompt.tokens)
 
     async def prepare(
         self,
@@ -159,12 +162,17 @@ class MessagesService:
         started_at = self._meter.now()
         check_version_fields(params, version)
         check_prewarm(params)
-        rendered = self._render(params)
+        rendered = await self._render(params)
         entry = rendered.entry
         check_max_tokens(entry, params.max_tokens)
         scope = CacheScope(principal.organization_id, principal.workspace_id, entry.id)
         cache = await self._cache.plan(
-            scope, params, rendered.conversation, rendered.prompt, entry.min_cache_tokens
+            scope,
+            params,
+            rendered.breakpoints,
+            rendered.conversation,
+            rendered.prompt,
+            entry.min_cache_tokens,
         )
         plan = cache.plan
         demand = Demand(
