@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engine import check_loopback, machine_info, pseudo_text, question, sse_events
+from engine import check_loopback, machine_info, pseudo_text, question, sse_events, write_json
 
 WRITE_5M = Decimal("1.25")
 READ = Decimal("0.1")
@@ -187,9 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     result = asyncio.run(run(args))
     result["machine"] = machine_info(args.threads)
     report(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    write_json(args.out, result)
     return 0
 
 

@@ -699,6 +699,13 @@ def machine_info(threads: int) -> dict[str, Any]:
     }
 
 
+def write_json(path: Path, data: Any) -> None:
+    """The run's raw numbers, beside the printed table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    print(f"wrote {path}")
+
+
 def _version(distribution: str) -> str | None:
     try:
         return metadata.version(distribution)
@@ -872,9 +879,7 @@ async def main_async(args: argparse.Namespace) -> int:
     report["table"] = [
         {"scenario": r.label, "unit": r.unit, "better": r.better, **r.values} for r in rows
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    console.print(f"wrote {args.out}")
+    write_json(args.out, report)
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from parley.limits.memory import MemoryLimiter
 from parley.limits.redis import RedisLimiter
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engine import check_loopback, machine_info
+from engine import check_loopback, machine_info, write_json
 
 
 async def flood(args: argparse.Namespace) -> dict[str, Any]:
@@ -165,9 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     result = asyncio.run(run(args))
     result["machine"] = machine_info(0)
     report(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    write_json(args.out, result)
     return 0
 
 

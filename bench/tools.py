@@ -4,7 +4,6 @@ time a forced call takes, against a running `parley serve`. Prints a table, writ
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engine import check_loopback, machine_info
+from engine import check_loopback, machine_info, write_json
 
 WEATHER = {
     "name": "get_weather",
@@ -78,9 +77,7 @@ def main() -> int:
             f"{row['seconds_per_request']:.2f}",
         )
     Console().print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    write_json(args.out, result)
     return 0
 
 
