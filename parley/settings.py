@@ -36,6 +36,12 @@ class EngineSettings(BaseModel):
     prefix_entries: int = Field(
         default=56, ge=0, description="cached prefixes kept as KV cells (LRU beyond)"
     )
+    idle_prefix_cells: int = Field(
+        default=0,
+        ge=0,
+        description="KV cells that cached prefixes no running request uses may keep when a "
+        "request starts; the rest move to host RAM (every resident cell widens attention)",
+    )
     cache_ram_mb: int = Field(
         default=1024, ge=0, description="host RAM for KV snapshots of evicted prefixes (0: off)"
     )

@@ -150,10 +150,70 @@ async def small_cache(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         yield raw
 
 
+def manual_request(topic: str) -> dict[str, object]:
+    """A ~1,100-token system text about `topic`, and a two-token answer."""
+    manual = " ".join(f"{topic} fact {i} is that the sky is blue." for i in range(90))
+    return {"model": MODEL, "max_tokens": 2, "system": manual, "messages": LONG}
+
+
+@pytest.fixture()
+async def roomy_cache(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A second app whose KV cells could hold many prefixes, with the default resident budget
+    for idle ones (none)."""
+    engine = EngineSettings(threads=2, kv_cells=8192, max_sequences=2, cache_ram_mb=256)
+    async for raw in in_process(Settings(data_dir=tmp_path, engine=engine)):
+        yield raw
+
+
+@pytest.fixture()
+async def resident_cache(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The same, but idle prefixes may keep up to 8,192 cells."""
+    engine = EngineSettings(
+        threads=2, kv_cells=8192, max_sequences=2, cache_ram_mb=256, idle_prefix_cells=8192
+    )
+    async for raw in in_process(Settings(data_dir=tmp_path, engine=engine)):
+        yield raw
+
+
+async def lookups(raw: httpx.AsyncClient) -> dict[str, float]:
+    text = (await raw.get("/metrics")).text
+    name = "parley_prefix_cache_lookups_total"
+    return {result: counter(text, name, result=result) for result in ("hit", "ram_hit", "miss")}
+
+
+async def test_an_idle_prefix_leaves_the_kv_cells_when_another_request_starts(
+    roomy_cache: httpx.AsyncClient,
+) -> None:
+    alpha = manual_request("Alpha")
+    counted = {k: v for k, v in alpha.items() if k != "max_tokens"}
+    prompt = (await roomy_cache.post("/v1/messages/count_tokens", json=counted)).json()
+    assert (await roomy_cache.post("/v1/messages", json=alpha)).status_code == 200
+    assert (await roomy_cache.post("/v1/messages", json=manual_request("Beta"))).status_code == 200
+    text = (await roomy_cache.get("/metrics")).text
+    # Beta's prompt and answer are all the cells hold; Alpha waits in host RAM
+    assert counter(text, "parley_prefix_cache_cells") < prompt["input_tokens"] + 8
+    assert counter(text, "parley_prefix_cache_bytes", tier="ram") > 0
+    before = await lookups(roomy_cache)
+    assert (await roomy_cache.post("/v1/messages", json=alpha)).status_code == 200
+    after = await lookups(roomy_cache)
+    assert {k: after[k] - before[k] for k in after} == {"hit": 0, "ram_hit": 1, "miss": 0}
+
+
+async def test_a_resident_budget_keeps_idle_prefixes_in_the_kv_cells(
+    resident_cache: httpx.AsyncClient,
+) -> None:
+    alpha = manual_request("Alpha")
+    assert (await resident_cache.post("/v1/messages", json=alpha)).status_code == 200
+    beta = manual_request("Beta")
+    assert (await resident_cache.post("/v1/messages", json=beta)).status_code == 200
+    before = await lookups(resident_cache)
+    assert (await resident_cache.post("/v1/messages", json=alpha)).status_code == 200
+    after = await lookups(resident_cache)
+    assert {k: after[k] - before[k] for k in after} == {"hit": 1, "ram_hit": 0, "miss": 0}
+
+
 async def test_an_evicted_prefix_is_restored_from_host_ram(small_cache: httpx.AsyncClient) -> None:
-    def body(topic: str) -> dict[str, object]:
-        manual = " ".join(f"{topic} fact {i} is that the sky is blue." for i in range(90))
-        return {"model": MODEL, "max_tokens": 2, "system": manual, "messages": LONG}
+    body = manual_request
 
     counted = {k: v for k, v in body("Alpha").items() if k != "max_tokens"}
     prompt = (await small_cache.post("/v1/messages/count_tokens", json=counted)).json()

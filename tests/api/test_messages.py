@@ -47,6 +47,8 @@ def test_temperature_zero_is_deterministic(client: anthropic.Anthropic) -> None:
         message = client.messages.create(model=MODEL, max_tokens=24, messages=QUESTION, **GREEDY)
         return message.content[0].text  # type: ignore[union-attr]
 
+    ask()  # from here on, both asks find the same cached prefix (docs/engine.md: greedy
+    # answers are deterministic for one cache state; other KV layouts may flip near-ties)
     assert ask() == ask()
 
 

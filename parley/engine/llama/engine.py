@@ -60,6 +60,7 @@ class LlamaEngine:
                 queue_limit=settings.queue_limit,
                 prefix_idle_seconds=settings.prefix_idle_seconds,
                 snapshot_bytes=settings.cache_ram_mb * 1024 * 1024,
+                idle_prefix_cells=settings.idle_prefix_cells,
             ),
             stats=EngineStats(metrics, model_id, self._model.bytes_per_cell),
             seed=settings.seed,

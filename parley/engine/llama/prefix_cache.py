@@ -71,10 +71,14 @@ class Change:
 
 @dataclass(frozen=True)
 class Evicted:
+    """`tokens`: the whole evicted prefix; `dropped`: how many of its cells left the cache (the
+    rest, shared with other entries, stay)."""
+
     change: Change
     tenant: str
     tokens: tuple[int, ...]
     seq: int
+    dropped: int
 
 
 class PrefixCache:
@@ -116,9 +120,13 @@ class PrefixCache:
         return node, inside, matched
 
     def match(self, tenant: str, tokens: Sequence[int], now: float) -> Match:
-        node, _inside, matched = self._walk(tenant, tokens)
+        """The match ends on a node boundary (a node is split if need be), so locking the
+        matched node protects only the shared cells, not the rest of another entry."""
+        node, inside, matched = self._walk(tenant, tokens)
         if matched == 0 or node.parent is None:
             return Match(0, None, -1)
+        if inside < len(node.tokens):
+            node = self._split(node, inside)
         self._touch(node, now)
         return Match(matched, node, next(iter(node.seqs)))
 
@@ -211,7 +219,7 @@ class PrefixCache:
             self._untag(parent, seq)
             ops.append(Remove(seq, 0))
             freed.append(seq)
-        return Evicted(Change(ops, freed), tenant, full, seq)
+        return Evicted(Change(ops, freed), tenant, full, seq, len(leaf.tokens))
 
     def _split(self, node: Node, at: int) -> Node:
         """Splits `node` after `at` tokens; returns the new upper part. The lower part keeps the

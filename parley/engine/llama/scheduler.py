@@ -49,6 +49,7 @@ class SchedulerLimits:
     queue_limit: int
     prefix_idle_seconds: float
     snapshot_bytes: int = 0
+    idle_prefix_cells: int | None = None  # None: idle prefixes stay until room is needed
 
 
 SNAPSHOT_MIN_TOKENS = 256  # shorter prefixes recompute faster than a snapshot restores
@@ -231,12 +232,25 @@ class Scheduler:
             locked = plan.match.node if plan.match is not None else None
             if locked is not None:
                 self._cache.lock(locked)
+            self._shed_idle(now)
             if self._make_room(plan.need, now):
                 self._start(sequence, plan)
                 return True
             if locked is not None:
                 self._cache.unlock(locked)
         return False
+
+    def _shed_idle(self, now: float) -> None:
+        """Moves cached prefixes that no running sequence uses to host RAM, least recently used
+        first, down to `idle_prefix_cells`. llama.cpp attends over every cell up to the highest
+        one in use, so resident idle prefixes slow every other sequence's prefill and decode;
+        a snapshot restores in milliseconds when its prefix comes back."""
+        budget = self._limits.idle_prefix_cells
+        while budget is not None and self._cache.cells > budget:
+            evicted = self._cache.evict_one(now)
+            if evicted is None:
+                return  # what is left is shared with running sequences
+            self._evict(evicted, keep_snapshot=True)
 
     def _make_room(self, need: int, now: float) -> bool:
         while not self._free_ids or self._cache.cells + self._reserved + need > self._capacity():
@@ -251,15 +265,30 @@ class Scheduler:
 
     def _evict(self, evicted: Evicted, *, keep_snapshot: bool) -> None:
         """Applies an eviction; capacity evictions of long prefixes go to host RAM first."""
-        if keep_snapshot and len(evicted.tokens) >= SNAPSHOT_MIN_TOKENS:
-            ctx = self._model.ctx
-            size = llama.llama_state_seq_get_size(ctx, evicted.seq)
-            if size <= self._limits.snapshot_bytes:
-                buffer = (ctypes.c_uint8 * size)()
-                written = llama.llama_state_seq_get_data(ctx, buffer, size, evicted.seq)
-                self._snapshots.put(evicted.tenant, evicted.tokens, bytes(buffer)[:written])
+        if keep_snapshot and self._worth_saving(evicted):
+            self._save(evicted)
         self._apply(evicted.change)
         self._stats.prefix_evictions.inc()
+
+    def _worth_saving(self, evicted: Evicted) -> bool:
+        """Long enough to beat recomputing, and not already in RAM but for a short tail (a
+        prefix restored from a snapshot, to which one question and answer were added)."""
+        covered, _ = self._snapshots.best(evicted.tenant, evicted.tokens)
+        fresh = len(evicted.tokens) - covered
+        return min(evicted.dropped, fresh) >= SNAPSHOT_MIN_TOKENS
+
+    def _save(self, evicted: Evicted) -> None:
+        ctx = self._model.ctx
+        size = llama.llama_state_seq_get_size(ctx, evicted.seq)
+        if size > self._limits.snapshot_bytes:
+            return
+        state = bytearray(size)
+        view = (ctypes.c_uint8 * size).from_buffer(state)
+        written = llama.llama_state_seq_get_data(ctx, view, size, evicted.seq)
+        del view  # a live view would pin the buffer's size
+        if written:
+            del state[written:]
+            self._snapshots.put(evicted.tenant, evicted.tokens, state)
 
     def _start(self, sequence: Sequence, plan: Plan) -> None:
         sequence.seq_id = self._free_ids.pop()
@@ -285,7 +314,7 @@ class Scheduler:
     def _restore(self, snapshot: Snapshot, seq_id: int, reused: int) -> int:
         """Loads a snapshot into `seq_id` and keeps its first `reused` cells; 0 if it failed."""
         memory = self._model.memory
-        state = (ctypes.c_uint8 * len(snapshot.state)).from_buffer_copy(snapshot.state)
+        state = (ctypes.c_uint8 * len(snapshot.state)).from_buffer(snapshot.state)
         if llama.llama_state_seq_set_data(self._model.ctx, state, len(state), seq_id) == 0:
             llama.llama_memory_seq_rm(memory, seq_id, -1, -1)
             return 0

@@ -152,3 +152,16 @@ def test_every_entry_holds_exactly_its_path_and_cells_are_counted_once(
             assert kv.positions(leaf_seq) == list(range(leaf.end))
         live = set(itertools.chain.from_iterable(seqs for _pos, seqs in kv.cells))
         assert live == set(cache._leaves)
+
+
+def test_a_partial_match_locks_only_the_shared_cells() -> None:
+    cache, kv = PrefixCache(), SimulatedKv()
+    run_sequence(cache, kv, 0, [1, 2, 3, 4, 5, 6], now=0)
+    match = cache.match("tenant", [1, 2, 9], now=1)
+    assert match.length == 2 and match.node is not None
+    cache.lock(match.node)
+    evicted = cache.evict_one(now=2)
+    assert evicted is not None and evicted.seq == 0 and evicted.dropped == 4
+    kv.apply(evicted.change)
+    assert kv.positions(0) == [0, 1]  # the locked, shared part stays in the cells
+    assert cache.cells == 2
