@@ -31,8 +31,6 @@ ANNOTATIONS = frozenset(
         "writeOnly",
     }
 )
-
-
 ANY_VALUE = PRIMITIVE_RULES["value"]
 # JSON strings hold no raw control characters (RFC 8259, section 7); the converter's own rules
 # allow them, and a newline inside a string is invalid JSON.
@@ -44,9 +42,9 @@ PATTERN_DOT = r'[^"\\\x00-\x1F]'
 
 
 class BoundedSchemaConverter(SchemaConverter):
-    """The converter, with `minimum`/`maximum` on integers and numbers enforced, and a schema
-    of annotations only (`{"description": ...}`) taken as any JSON value, as JSON Schema says,
-    and strings that are always valid JSON."""
+    """The converter, with `minimum`/`maximum` on integers and numbers enforced, an empty
+    schema or one of annotations only (`{"description": ...}`) taken as any JSON value, as JSON
+    Schema says (the converter makes it an object), and strings that are always valid JSON."""
 
     def _add_primitive(self, name: str, rule: BuiltinRule) -> str:
         return str(super()._add_primitive(name, STRING_CHAR if name == "char" else rule))
@@ -57,7 +55,7 @@ class BoundedSchemaConverter(SchemaConverter):
 
     def visit(self, schema: dict[str, Any], name: str) -> str:
         rule = name + "-" if name in RESERVED_NAMES else name or "root"
-        if schema and not schema.keys() - ANNOTATIONS:
+        if not schema.keys() - ANNOTATIONS:
             return str(self._add_primitive("root" if rule == "root" else "value", ANY_VALUE))
         kind = schema.get("type")
         if isinstance(kind, list) and any(key in schema for key in BOUNDS):

@@ -49,7 +49,7 @@ class SchedulerLimits:
     queue_limit: int
     prefix_idle_seconds: float
     snapshot_bytes: int = 0
-    idle_prefix_cells: int | None = None  # None: idle prefixes stay until room is needed
+    idle_prefix_cells: int = 0
 
 
 SNAPSHOT_MIN_TOKENS = 256  # shorter prefixes recompute faster than a snapshot restores
@@ -245,8 +245,7 @@ class Scheduler:
         first, down to `idle_prefix_cells`. llama.cpp attends over every cell up to the highest
         one in use, so resident idle prefixes slow every other sequence's prefill and decode;
         a snapshot restores in milliseconds when its prefix comes back."""
-        budget = self._limits.idle_prefix_cells
-        while budget is not None and self._cache.cells > budget:
+        while self._cache.cells > self._limits.idle_prefix_cells:
             evicted = self._cache.evict_one(now)
             if evicted is None:
                 return  # what is left is shared with running sequences
@@ -273,9 +272,10 @@ class Scheduler:
     def _worth_saving(self, evicted: Evicted) -> bool:
         """Long enough to beat recomputing, and not already in RAM but for a short tail (a
         prefix restored from a snapshot, to which one question and answer were added)."""
+        if evicted.dropped < SNAPSHOT_MIN_TOKENS:
+            return False
         covered, _ = self._snapshots.best(evicted.tenant, evicted.tokens)
-        fresh = len(evicted.tokens) - covered
-        return min(evicted.dropped, fresh) >= SNAPSHOT_MIN_TOKENS
+        return len(evicted.tokens) - covered >= SNAPSHOT_MIN_TOKENS
 
     def _save(self, evicted: Evicted) -> None:
         ctx = self._model.ctx

@@ -49,9 +49,11 @@ def test_a_pattern_dot_never_ends_the_string_or_breaks_it() -> None:
     assert [allowed(dot, text) for text in ("a", '"', "\\", "\n")] == [True, False, False, False]
 
 
-def test_a_schema_of_annotations_only_is_any_json_value() -> None:
-    grammar = json_grammar({"description": "anything"}, "schema")
-    assert rule(grammar, "root") == rule(json_grammar({}, "x"), "value")
+@pytest.mark.parametrize("schema", [{}, {"description": "anything"}, {"title": "t", "default": 1}])
+def test_an_empty_or_annotation_only_schema_is_any_json_value(schema: dict[str, Any]) -> None:
+    grammar = json_grammar({"type": "object", "properties": {"a": schema}}, "schema")
+    assert rule(grammar, "value") == "object | array | string | number | boolean | null"
+    assert rule(grammar, "a-kv") == '"\\"a\\"" space ":" space value'
 
 
 def test_a_list_of_types_keeps_its_bounds() -> None:
