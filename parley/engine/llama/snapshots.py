@@ -65,6 +65,8 @@ class SnapshotStore:
 
     def best(self, tenant: str, tokens: Sequence[int]) -> tuple[int, Snapshot | None]:
         """The snapshot sharing the longest prefix with `tokens`, and that length."""
+        if not any(owner == tenant for owner, _ in self._items):
+            return 0, None  # the common case: nothing in RAM for this tenant, nothing to pack
         packed = _packed(tokens)
         best_length, best = 0, None
         for (owner, _), snapshot in self._items.items():
