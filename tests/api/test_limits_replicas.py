@@ -1,5 +1,5 @@
-"""Two `parley serve` processes sharing one Redis and one database admit no more than the
-organization's limit together."""
+"""Two `parley serve` processes sharing one Redis and one PostgreSQL database admit no more
+than the organization's limit together, and bill every request they admitted exactly once."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from parley.store.db import connect
+from parley.store.keys import KeyStore
+from parley.store.ledger import LedgerStore
 from tests.conftest import API_KEY, MODEL, free_port
+from tests.postgres import postgres_schema
 
 pytestmark = pytest.mark.slow
 
@@ -39,11 +44,18 @@ max_sequences = 4
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+def database_url() -> Iterator[str]:
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[list[str]]:
     data = tmp_path_factory.mktemp("replicas")
     config = data / "parley.toml"
     config.write_text(CONFIG)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env["PARLEY_DATABASE_URL"] = database_url
     subprocess.run(
         [
             sys.executable,
@@ -101,20 +113,32 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
             process.wait(timeout=30)
 
 
-def ask(url: str) -> int:
+def ask(url: str) -> tuple[int, str]:
     body = {"model": MODEL, "max_tokens": 1, "messages": [{"role": "user", "content": "Hi"}]}
     response = httpx.post(
         f"{url}/v1/messages", json=body, headers={"x-api-key": API_KEY}, timeout=60
     )
-    return response.status_code
+    return response.status_code, response.headers["request-id"]
 
 
-def test_two_replicas_together_admit_no_more_than_the_limit(replicas: list[str]) -> None:
+def test_two_replicas_together_admit_no_more_than_the_limit_and_bill_each_once(
+    replicas: list[str], database_url: str
+) -> None:
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(ask, [replicas[i % 2] for i in range(30)]))
+        answers = list(pool.map(ask, [replicas[i % 2] for i in range(30)]))
     elapsed = time.monotonic() - started
     refilled = int(elapsed * 10 / 60) + 1  # what the bucket regained while the flood ran
-    admitted = statuses.count(200)
+    statuses = [status for status, _ in answers]
+    admitted = sorted(request_id for status, request_id in answers if status == 200)
     assert set(statuses) == {200, 429}
-    assert 10 <= admitted <= 10 + refilled
+    assert 10 <= len(admitted) <= 10 + refilled
+    engine = connect(database_url)
+    principal = KeyStore(engine).authenticate_sync(API_KEY)
+    assert principal is not None
+    now = datetime.now(UTC)
+    rows = LedgerStore(engine).entries(
+        principal.organization_id, now - timedelta(days=1), now + timedelta(days=1)
+    )
+    engine.dispose()
+    assert sorted(row.request_id for row in rows) == admitted
