@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from parley.settings import EngineSettings, Settings
 from tests.api.test_engine import counter, in_process
 from tests.api.test_prompt_caching import cached, manual
 from tests.conftest import MODEL
@@ -17,10 +16,9 @@ from tests.conftest import MODEL
 @pytest.fixture()
 async def forgetful(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """A second app whose engine keeps no prefix once another request needs the cells."""
-    engine = EngineSettings(
-        threads=2, kv_cells=4096, max_sequences=1, prefix_entries=0, cache_ram_mb=0
-    )
-    async for raw in in_process(Settings(data_dir=tmp_path, engine=engine)):
+    async for raw in in_process(
+        tmp_path, threads=2, kv_cells=4096, max_sequences=1, prefix_entries=0, cache_ram_mb=0
+    ):
         yield raw
 
 

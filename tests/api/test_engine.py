@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import httpx
@@ -123,7 +124,9 @@ async def test_a_long_prompt_does_not_freeze_a_running_stream(
     assert len(during) >= 2  # chunked prefill: the stream kept getting tokens meanwhile
 
 
-async def in_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def in_process(data_dir: Path, **engine: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An app of its own, in this process, with these engine settings; a raw client to it."""
+    settings = Settings(data_dir=data_dir, engine=EngineSettings(**engine))
     KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -137,16 +140,16 @@ async def in_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture()
 async def tiny_queue(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """A second app whose engine runs one sequence and queues at most one more."""
-    engine = EngineSettings(threads=1, kv_cells=4096, max_sequences=1, queue_limit=1)
-    async for raw in in_process(Settings(data_dir=tmp_path, engine=engine)):
+    async for raw in in_process(tmp_path, threads=1, kv_cells=4096, max_sequences=1, queue_limit=1):
         yield raw
 
 
 @pytest.fixture()
 async def small_cache(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """A second app whose KV cells hold one ~1,100-token prefix at a time."""
-    engine = EngineSettings(threads=2, kv_cells=2048, max_sequences=1, cache_ram_mb=256)
-    async for raw in in_process(Settings(data_dir=tmp_path, engine=engine)):
+    async for raw in in_process(
+        tmp_path, threads=2, kv_cells=2048, max_sequences=1, cache_ram_mb=256
+    ):
         yield raw
 
 
@@ -160,18 +163,23 @@ def manual_request(topic: str) -> dict[str, object]:
 async def roomy_cache(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """A second app whose KV cells could hold many prefixes, with the default resident budget
     for idle ones (none)."""
-    engine = EngineSettings(threads=2, kv_cells=8192, max_sequences=2, cache_ram_mb=256)
-    async for raw in in_process(Settings(data_dir=tmp_path, engine=engine)):
+    async for raw in in_process(
+        tmp_path, threads=2, kv_cells=8192, max_sequences=2, cache_ram_mb=256
+    ):
         yield raw
 
 
 @pytest.fixture()
 async def resident_cache(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The same, but idle prefixes may keep up to 8,192 cells."""
-    engine = EngineSettings(
-        threads=2, kv_cells=8192, max_sequences=2, cache_ram_mb=256, idle_prefix_cells=8192
-    )
-    async for raw in in_process(Settings(data_dir=tmp_path, engine=engine)):
+    async for raw in in_process(
+        tmp_path,
+        threads=2,
+        kv_cells=8192,
+        max_sequences=2,
+        cache_ram_mb=256,
+        idle_prefix_cells=8192,
+    ):
         yield raw
 
 
