@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import llama_cpp as llama
+import numpy as np
+import numpy.typing as npt
 
 from parley.domain.ports import EndReason, EngineEvent, GenerateRequest, GenerationEnd, TokenOut
 from parley.domain.tools import CALL_OPEN
@@ -53,6 +55,10 @@ class SchedulerLimits:
 
 
 SNAPSHOT_MIN_TOKENS = 256  # shorter prefixes recompute faster than a snapshot restores
+
+
+def _pointer(state: npt.NDArray[np.uint8]) -> ctypes._Pointer[ctypes.c_uint8]:
+    return state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
 
 
 @dataclass(frozen=True)
@@ -282,13 +288,10 @@ class Scheduler:
         size = llama.llama_state_seq_get_size(ctx, evicted.seq)
         if size > self._limits.snapshot_bytes:
             return
-        state = bytearray(size)
-        view = (ctypes.c_uint8 * size).from_buffer(state)
-        written = llama.llama_state_seq_get_data(ctx, view, size, evicted.seq)
-        del view  # a live view would pin the buffer's size
+        state = np.empty(size, dtype=np.uint8)
+        written = llama.llama_state_seq_get_data(ctx, _pointer(state), size, evicted.seq)
         if written:
-            del state[written:]
-            self._snapshots.put(evicted.tenant, evicted.tokens, state)
+            self._snapshots.put(evicted.tenant, evicted.tokens, state[:written])
 
     def _start(self, sequence: Sequence, plan: Plan) -> None:
         sequence.seq_id = self._free_ids.pop()
@@ -314,8 +317,11 @@ class Scheduler:
     def _restore(self, snapshot: Snapshot, seq_id: int, reused: int) -> int:
         """Loads a snapshot into `seq_id` and keeps its first `reused` cells; 0 if it failed."""
         memory = self._model.memory
-        state = (ctypes.c_uint8 * len(snapshot.state)).from_buffer(snapshot.state)
-        if llama.llama_state_seq_set_data(self._model.ctx, state, len(state), seq_id) == 0:
+        size = len(snapshot.state)
+        if (
+            llama.llama_state_seq_set_data(self._model.ctx, _pointer(snapshot.state), size, seq_id)
+            == 0
+        ):
             llama.llama_memory_seq_rm(memory, seq_id, -1, -1)
             return 0
         llama.llama_memory_seq_rm(memory, seq_id, reused, -1)

@@ -12,6 +12,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 
 def _packed(tokens: Sequence[int]) -> bytes:
     return array("i", tokens).tobytes()
@@ -34,7 +37,9 @@ def common_prefix(a: bytes, b: bytes) -> int:
 class Snapshot:
     tenant: str
     tokens: bytes
-    state: bytearray  # llama.cpp reads and writes it in place: no copies of tens of MB
+    # llama.cpp reads and writes it in place: no copies of tens of MB, and no zero-filling
+    # while holding the GIL (numpy leaves fresh memory to the kernel)
+    state: npt.NDArray[np.uint8]
 
     @property
     def length(self) -> int:
@@ -50,7 +55,7 @@ class SnapshotStore:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, tenant: str, tokens: Sequence[int], state: bytearray) -> None:
+    def put(self, tenant: str, tokens: Sequence[int], state: npt.NDArray[np.uint8]) -> None:
         if len(state) > self._budget:
             return
         snapshot = Snapshot(tenant, _packed(tokens), state)
