@@ -553,6 +553,31 @@ async def shared_prefix(target: Target, prefix: str, warm_repeats: int) -> dict[
     }
 
 
+async def interleaved_prefix(
+    targets: dict[str, Target], prefix: str, warm_repeats: int
+) -> dict[str, dict[str, Any]]:
+    """Scenario 3's shared prefix with both servers up, one request each in turn (who goes
+    first alternates), so a machine that slows down for a while slows both alike. Results are
+    keyed like `targets`."""
+    first = Chat(prefix, question(1), PREFIX_QUESTION_TOKENS)
+    cold = {key: await target.stream(first) for key, target in targets.items()}
+    warm: dict[str, list[float]] = {key: [] for key in targets}
+    order = list(targets.items())
+    for i in range(warm_repeats):
+        for key, target in order if i % 2 == 0 else order[::-1]:
+            chat = Chat(prefix, question(2 + i), PREFIX_QUESTION_TOKENS)
+            warm[key].append((await target.stream(chat)).ttft_s * 1000)
+    return {
+        key: {
+            "prompt_tokens": cold[key].prompt_tokens,
+            "cold_ttft_ms": cold[key].ttft_s * 1000,
+            "warm_ttft_ms": median(warm[key]),
+            "warm_ttft_all_ms": warm[key],
+        }
+        for key in targets
+    }
+
+
 async def tenants_rotating(
     target: Target, prefixes: Sequence[str], requests: int
 ) -> dict[str, Any]:
@@ -647,6 +672,13 @@ def report_rows(args: argparse.Namespace) -> list[Row]:
         ),
         Row(
             "3. tenants: TTFT later requests (p99)", "ms", "lower", ("tenants", "later_ttft_p99_ms")
+        ),
+        Row("4. interleaved: TTFT cold", "ms", "lower", ("interleaved", "cold_ttft_ms")),
+        Row(
+            f"4. interleaved: TTFT warm (median of {args.interleaved_repeats})",
+            "ms",
+            "lower",
+            ("interleaved", "warm_ttft_ms"),
         ),
     ]
     return rows
@@ -746,7 +778,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="extra argument for a started llama-server (repeat; e.g. --llama-arg=--cache-reuse)",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/engine.json"))
-    parser.add_argument("--scenarios", default="1,2,3", help="which scenarios to run")
+    parser.add_argument(
+        "--scenarios",
+        default="1,2,3,4",
+        help="which scenarios to run (4, the interleaved shared prefix, needs --llama-server)",
+    )
+    parser.add_argument("--interleaved-repeats", type=int, default=12)
     parser.add_argument("--decode-tokens", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3, help="scenario 1 repetitions")
     parser.add_argument("--concurrency", type=levels, default=[1, 4, 8])
@@ -761,7 +798,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--request-timeout", type=float, default=300.0)
     parser.add_argument("--scenario-timeout", type=float, default=1200.0)
     args = parser.parse_args(argv)
-    for name in ("repeats", "rounds", "warm_repeats", "tenants", "tenant_requests"):
+    for name in (
+        "repeats",
+        "rounds",
+        "warm_repeats",
+        "interleaved_repeats",
+        "tenants",
+        "tenant_requests",
+    ):
         if not 1 <= getattr(args, name) <= 50:
             parser.error(f"--{name.replace('_', '-')} must be between 1 and 50")
     args.scenario_set = {s.strip() for s in args.scenarios.split(",")}
@@ -820,7 +864,12 @@ async def main_async(args: argparse.Namespace) -> int:
         parley = Parley(client, parley_url, args.key, tenant_keys, args.parley_model)
 
         prefix, prefix_tokens = "", 0
+        interleaved_prefix_text = ""
         tenant_prefixes: list[str] = []
+        if "4" in args.scenario_set:
+            interleaved_prefix_text, _ = await sized_prefix(
+                parley, f"{salt}-interleaved", args.prefix_tokens
+            )
         if "3" in args.scenario_set:
             prefix, prefix_tokens = await sized_prefix(parley, f"{salt}-shared", args.prefix_tokens)
             for tenant in range(args.tenants):
@@ -843,35 +892,49 @@ async def main_async(args: argparse.Namespace) -> int:
         report["parameters"]["model"] = str(args.model) if args.model else None
         report["parameters"]["out"] = str(args.out)
 
-        report["settings"]["parley"] = await parley.settings()
-        report["results"]["parley"] = await run_target(parley, args, prefix, tenant_prefixes)
-
-        llama_note = ""
-        if args.llama_server is None:
-            llama_note = "not given"
-        elif args.llama_server.startswith(("http://", "https://")):
-            llama = LlamaServer(client, check_loopback(args.llama_server), None)
-            report["settings"]["llama-server"] = await llama.settings()
-            report["results"]["llama-server"] = await run_target(
-                llama, args, prefix, tenant_prefixes
-            )
-        else:
-            binary = Path(args.llama_server)
-            model = args.model or default_model_path()
-            if not binary.is_file() or not os.access(binary, os.X_OK):
-                raise SystemExit(f"--llama-server {binary} is not an executable file")
-            if model is None or not model.is_file():
-                raise SystemExit("--model: the GGUF file was not found")
-            command = llama_server_command(binary, model, args.threads, args.ctx_size, args.slots)
-            command += args.llama_arg
-            log_path = args.out.with_name("llama-server.log")
-            async with LlamaServerProcess(command, log_path) as process:
+        async with contextlib.AsyncExitStack() as stack:
+            llama: LlamaServer | None = None
+            llama_note = ""
+            if args.llama_server is None:
+                llama_note = "not given"
+            elif args.llama_server.startswith(("http://", "https://")):
+                llama = LlamaServer(client, check_loopback(args.llama_server), None)
+            else:
+                binary = Path(args.llama_server)
+                model = args.model or default_model_path()
+                if not binary.is_file() or not os.access(binary, os.X_OK):
+                    raise SystemExit(f"--llama-server {binary} is not an executable file")
+                if model is None or not model.is_file():
+                    raise SystemExit("--model: the GGUF file was not found")
+                command = llama_server_command(
+                    binary, model, args.threads, args.ctx_size, args.slots
+                )
+                command += args.llama_arg
+                log_path = args.out.with_name("llama-server.log")
+                process = await stack.enter_async_context(LlamaServerProcess(command, log_path))
                 console.print(f"[dim]started: {' '.join(process.command)}[/dim]")
                 llama = LlamaServer(client, process.url, process.command)
+
+            report["settings"]["parley"] = await parley.settings()
+            report["results"]["parley"] = await run_target(parley, args, prefix, tenant_prefixes)
+            if llama is not None:
                 report["settings"]["llama-server"] = await llama.settings()
                 report["results"]["llama-server"] = await run_target(
                     llama, args, prefix, tenant_prefixes
                 )
+                if "4" in args.scenario_set:
+                    console.print("[dim]both: scenario 4 (interleaved) ...[/dim]")
+                    both = await bounded(
+                        interleaved_prefix(
+                            {"parley": parley, "llama-server": llama},
+                            interleaved_prefix_text,
+                            args.interleaved_repeats,
+                        ),
+                        args.scenario_timeout,
+                        "interleaved",
+                    )
+                    for name, result in both.items():
+                        report["results"][name]["interleaved"] = result
 
     report["machine"]["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     rows = report_rows(args)
