@@ -19,6 +19,7 @@ from parley.app import create_app
 from parley.settings import EngineSettings, LimitsSettings, Settings, TierSource
 from parley.store.db import connect
 from parley.store.keys import KeyStore
+from tests.api.test_engine import COUNTING
 from tests.api.test_prompt_caching import cached, manual
 from tests.conftest import ADMIN_KEY, API_KEY, MODEL, free_port, running
 
@@ -183,7 +184,7 @@ async def test_a_request_the_engine_refuses_with_529_uses_no_limit(
     keys.create(name="t", secret=API_KEY)
     keys.create(name="admin", admin=True, secret=ADMIN_KEY)
     async for raw in serve(create_app(settings, clock=clock)):
-        long = body(max_tokens=200, messages=[{"role": "user", "content": "Tell a long story."}])
+        long = body(max_tokens=300, temperature=0, messages=COUNTING)  # runs for seconds
         running = asyncio.create_task(raw.post("/v1/messages", json=long))
         await asyncio.sleep(0.3)  # the decode thread has taken it from the queue
         queued = asyncio.create_task(raw.post("/v1/messages", json=long))
