@@ -17,7 +17,8 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -289,7 +290,8 @@ class Scheduler:
         if size > self._limits.snapshot_bytes:
             return
         state = np.empty(size, dtype=np.uint8)
-        written = llama.llama_state_seq_get_data(ctx, _pointer(state), size, evicted.seq)
+        with self._unlocked():
+            written = llama.llama_state_seq_get_data(ctx, _pointer(state), size, evicted.seq)
         if written:
             self._snapshots.put(evicted.tenant, evicted.tokens, state[:written])
 
@@ -314,14 +316,26 @@ class Scheduler:
         self._reserved += plan.need
         self._running.append(sequence)
 
+    @contextmanager
+    def _unlocked(self) -> Iterator[None]:
+        """Lets go of the lock (held once, by the decode thread) around a copy of tens of MB,
+        so `submit` on the event loop does not wait for it. Only this thread touches the KV
+        cells, and the tree is consistent at every call site."""
+        self._wake.release()
+        try:
+            yield
+        finally:
+            self._wake.acquire()
+
     def _restore(self, snapshot: Snapshot, seq_id: int, reused: int) -> int:
         """Loads a snapshot into `seq_id` and keeps its first `reused` cells; 0 if it failed."""
         memory = self._model.memory
         size = len(snapshot.state)
-        if (
-            llama.llama_state_seq_set_data(self._model.ctx, _pointer(snapshot.state), size, seq_id)
-            == 0
-        ):
+        with self._unlocked():
+            loaded = llama.llama_state_seq_set_data(
+                self._model.ctx, _pointer(snapshot.state), size, seq_id
+            )
+        if loaded == 0:
             llama.llama_memory_seq_rm(memory, seq_id, -1, -1)
             return 0
         llama.llama_memory_seq_rm(memory, seq_id, reused, -1)
