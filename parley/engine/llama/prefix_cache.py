@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from parley.engine.llama.token_runs import common_length
+
 
 @dataclass(frozen=True)
 class Remove:
@@ -106,7 +108,8 @@ class PrefixCache:
             child = node.children.get(tokens[matched])
             if child is None:
                 break
-            inside = _common_length(child.tokens, tokens, matched)
+            held = child.tokens
+            inside = common_length(held, tuple(tokens[matched : matched + len(held)]))
             matched += inside
             node = child
             if inside < len(child.tokens):
@@ -259,18 +262,3 @@ class PrefixCache:
             parts.append(current.tokens)
             current = current.parent
         return tuple(token for part in reversed(parts) for token in part)
-
-
-def _common_length(held: tuple[int, ...], tokens: Sequence[int], at: int) -> int:
-    """How many of `held` equal `tokens[at:]`, position by position. Whole slices compare in
-    C: prompts of thousands of tokens are matched on every admission, under the lock."""
-    low, high = 0, min(len(held), len(tokens) - at)
-    if tuple(tokens[at : at + high]) == held[:high]:
-        return high
-    while low < high:  # the longest equal prefix: equal slices stay equal when shortened
-        middle = (low + high + 1) // 2
-        if tuple(tokens[at : at + middle]) == held[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low

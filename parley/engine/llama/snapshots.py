@@ -15,22 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from parley.engine.llama.token_runs import common_length
+
 
 def _packed(tokens: Sequence[int]) -> bytes:
     return array("i", tokens).tobytes()
-
-
-def common_prefix(a: bytes, b: bytes) -> int:
-    """Length in tokens of the common prefix of two packed token arrays (binary search on
-    slice equality, so the comparisons run in C)."""
-    low, high = 0, min(len(a), len(b)) // 4
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[: middle * 4] == b[: middle * 4]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
 
 
 @dataclass(frozen=True)
@@ -76,7 +65,7 @@ class SnapshotStore:
         best_length, best = 0, None
         for (owner, _), snapshot in self._items.items():
             if owner == tenant:
-                length = common_prefix(packed, snapshot.tokens)
+                length = common_length(packed, snapshot.tokens, unit=4)
                 if length > best_length:
                     best_length, best = length, snapshot
         if best is not None:
