@@ -221,14 +221,14 @@ async def test_a_resident_budget_keeps_idle_prefixes_in_the_kv_cells(
 
 
 async def test_an_evicted_prefix_is_restored_from_host_ram(small_cache: httpx.AsyncClient) -> None:
-    body = manual_request
-
-    counted = {k: v for k, v in body("Alpha").items() if k != "max_tokens"}
+    counted = {k: v for k, v in manual_request("Alpha").items() if k != "max_tokens"}
     prompt = (await small_cache.post("/v1/messages/count_tokens", json=counted)).json()
     for topic in ("Alpha", "Beta", "Gamma"):  # each evicts the one before into host RAM
-        assert (await small_cache.post("/v1/messages", json=body(topic))).status_code == 200
+        assert (
+            await small_cache.post("/v1/messages", json=manual_request(topic))
+        ).status_code == 200
     before = (await small_cache.get("/metrics")).text
-    assert (await small_cache.post("/v1/messages", json=body("Alpha"))).status_code == 200
+    assert (await small_cache.post("/v1/messages", json=manual_request("Alpha"))).status_code == 200
     after = (await small_cache.get("/metrics")).text
     ram_hits = "parley_prefix_cache_lookups_total"
     assert (
