@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from parley.domain.buckets import Charge, refilled, remaining
+from parley.domain.caching import CachePlan
+from parley.domain.catalog import ModelEntry
 from parley.domain.ports import Clock, LimiterBackend, Principal, Standing
 from parley.domain.ratelimits import (
     Costs,
@@ -42,6 +44,17 @@ class Demand:
     read: int
     reads_count: bool
     max_tokens: int
+
+    @classmethod
+    def of(cls, entry: ModelEntry, plan: CachePlan, max_tokens: int) -> Demand:
+        return cls(
+            entry.rate_class,
+            plan.uncached,
+            plan.written,
+            plan.read,
+            entry.cache_reads_count_itpm,
+            max_tokens,
+        )
 
 
 def _next_month(now: float) -> datetime:
