@@ -32,7 +32,15 @@ def test_every_model_source_key_is_documented(name: str) -> None:
 
 @pytest.mark.parametrize(
     "page",
-    ["configuration.md", "messages.md", "engine.md", "caching.md", "limits.md", "metering.md"],
+    [
+        "architecture.md",
+        "configuration.md",
+        "messages.md",
+        "engine.md",
+        "caching.md",
+        "limits.md",
+        "metering.md",
+    ],
 )
 def test_the_readme_links_each_docs_page(page: str) -> None:
     readme = (DOCS.parent / "README.md").read_text()
