@@ -17,9 +17,11 @@ from parley.domain.ports import (
     Engine,
     EngineStream,
     GenerateRequest,
+    JsonConstraint,
     Principal,
     RenderedPrompt,
     Sampling,
+    ToolCallConstraint,
 )
 from parley.domain.prompt import Conversation, ModelAbilities, build_conversation
 from parley.domain.tools import CALL_CLOSE, CALL_OPEN, forced_schema
@@ -213,26 +215,25 @@ class MessagesService:
             top_p=params.top_p,
             top_k=params.top_k,
         )
-        grammar = None
+        answer = None
         if params.output_config is not None and params.output_config.format is not None:
             schema = params.output_config.format.schema_
-            grammar = prepared.engine.json_grammar(schema, "output_config.format.schema")
+            answer = JsonConstraint(schema, "output_config.format.schema")
         mode = tool_mode(params)
         if mode == "forced":
-            grammar = prepared.engine.json_grammar(forced_schema(forced_tools(params)), "tools")
-        call_grammar = None
-        if mode == "auto":  # a call the model starts is finished under the tools' grammar
-            call_grammar = prepared.engine.call_grammar(
-                forced_schema(params.tools or []), CALL_CLOSE
-            )
+            answer = JsonConstraint(forced_schema(forced_tools(params)), "tools")
+        tool_call = None
+        if mode == "auto":  # a call the model starts is finished under the tools' schema
+            arguments = JsonConstraint(forced_schema(params.tools or []), "tools")
+            tool_call = ToolCallConstraint(arguments, CALL_OPEN, CALL_CLOSE)
         return GenerateRequest(
             prompt=prepared.prompt,
             max_tokens=params.max_tokens,
             sampling=sampling,
             tenant=prepared.principal.workspace_id,
             pins=prepared.plan.pins(),
-            grammar=grammar,
-            call_grammar=call_grammar,
+            answer=answer,
+            tool_call=tool_call,
         )
 
     async def start(self, prepared: PreparedMessage) -> EngineStream:
