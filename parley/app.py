@@ -139,6 +139,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     database = connect(settings.resolved_database_url())
     keys = KeyStore(database)
     ledger = LedgerStore(database)
+    tenancy = TenancyStore(database)
     auth = AuthService(keys)
     engines: dict[str, Engine] = {}
     cache_registry = MemoryCacheRegistry()
@@ -149,6 +150,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         limiter_backend(settings),
         tiers,
         settings.limits.default_tier or tiers[0].name,
+        tenancy,
         ledger,
         clock,
         otpm=settings.limits.otpm,
@@ -187,7 +189,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(cache_router(auth, prompt_cache))
     app.include_router(limits_router(auth, limits, catalog))
     app.include_router(reports_router(auth, Reports(ledger)))
-    app.include_router(admin_router(auth, Admin(TenancyStore(database), limits)))
+    app.include_router(admin_router(auth, Admin(tenancy, limits)))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

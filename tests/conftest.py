@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import anthropic
 import httpx
@@ -28,6 +30,15 @@ OTHER_WORKSPACE_KEY = "sk-ant-api03-parley-test-key-other"
 ADMIN_KEY = "sk-ant-admin01-parley-test-key"
 MODEL = "smollm2-135m-instruct-20250207"
 HOSTED_ALIAS = "claude-opus-5-5"
+
+T = TypeVar("T")
+
+
+def blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs a store's coroutine to its end from sync test code, on a loop of its own: unlike
+    `asyncio.run`, it leaves pytest-asyncio's session loop as the thread's current loop."""
+    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+        return runner.run(coroutine)
 
 
 class FakeClock:
@@ -78,9 +89,9 @@ def clock() -> FakeClock:
 @pytest.fixture(scope="session")
 def app(settings: Settings, clock: FakeClock) -> FastAPI:
     keys = KeyStore(connect(settings.resolved_database_url()))
-    keys.create(name="tests", secret=API_KEY)
-    keys.create(name="other", workspace="other", secret=OTHER_WORKSPACE_KEY)
-    keys.create(name="admin", admin=True, secret=ADMIN_KEY)
+    blocking(keys.create(name="tests", secret=API_KEY))
+    blocking(keys.create(name="other", workspace="other", secret=OTHER_WORKSPACE_KEY))
+    blocking(keys.create(name="admin", admin=True, secret=ADMIN_KEY))
     return create_app(settings, clock=clock)
 
 

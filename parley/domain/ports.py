@@ -184,15 +184,10 @@ class LimiterBackend(Protocol):
     async def peek(self, charges: Sequence[Charge], now: float) -> list[Bucket | None]: ...
 
 
-class Standing(Protocol):
-    """An organization's tier and its spend this month (from the ledger)."""
-
-    async def tier_of(self, organization_id: str) -> str | None: ...
-
-    async def month_spend(self, organization_id: str, now: float) -> Decimal: ...
-
-
 class Ledger(Protocol):
+    """The billed requests, one row each: what metering writes, and what the reports and the
+    spend cap read."""
+
     async def record(self, entry: LedgerEntry) -> bool:
         """Inserts once; False if the request id was already there."""
 
@@ -201,9 +196,22 @@ class Ledger(Protocol):
     ) -> list[LedgerEntry]:
         """An organization's entries completed in [starting_at, ending_at)."""
 
+    async def month_spend(self, organization_id: str, now: float) -> Decimal:
+        """USD billed since the start of `now`'s UTC month (the spend cap's window)."""
+
 
 class Tenancy(Protocol):
-    async def create_workspace(self, organization_id: str, name: str) -> WorkspaceInfo: ...
+    """Organizations and what they own: workspaces, the listing of keys, credit and tier."""
+
+    async def first_organization(self) -> str | None:
+        """The oldest organization's id (the one a single-organization install has); None
+        before the first key is created."""
+
+    async def tier_of(self, organization_id: str) -> str | None:
+        """The organization's tier; None for the configured default."""
+
+    async def create_workspace(self, organization_id: str, name: str) -> WorkspaceInfo:
+        """The workspace called `name`, created if missing."""
 
     async def workspaces(self, organization_id: str) -> list[WorkspaceInfo]: ...
 
@@ -213,7 +221,8 @@ class Tenancy(Protocol):
         self, organization_id: str, key_id: str, *, name: str | None, status: str | None
     ) -> KeyInfo | None: ...
 
-    async def add_credit(self, organization_id: str, amount: Decimal) -> Decimal: ...
+    async def add_credit(self, organization_id: str, amount: Decimal) -> Decimal:
+        """Records a purchase; returns the organization's cumulative purchases."""
 
     async def set_tier(self, organization_id: str, tier: str) -> None: ...
 
@@ -236,4 +245,19 @@ class CreatedKey:
 
 
 class Keys(Protocol):
-    async def authenticate(self, secret: str) -> Principal | None: ...
+    """API keys, stored as digests of their secrets."""
+
+    async def authenticate(self, secret: str) -> Principal | None:
+        """The active key's principal; None for an unknown or disabled secret."""
+
+    async def create(
+        self,
+        *,
+        name: str,
+        workspace: str = ...,
+        admin: bool = False,
+        secret: str | None = None,
+    ) -> CreatedKey:
+        """A new key (`secret` imported, or one generated) in the default organization's
+        `workspace` ("default" if omitted), both created if missing; an admin key belongs to
+        no workspace. ValueError if the secret is already a key's."""

@@ -27,8 +27,8 @@ async def raw(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         engine=EngineSettings(threads=2, kv_cells=2048, max_sequences=2),
     )
     keys = KeyStore(connect(settings.resolved_database_url()))
-    keys.create(name="t", secret=API_KEY)
-    keys.create(name="admin", admin=True, secret=ADMIN_KEY)
+    await keys.create(name="t", secret=API_KEY)
+    await keys.create(name="admin", admin=True, secret=ADMIN_KEY)
     async for client in serve(create_app(settings)):
         yield client
 

@@ -17,7 +17,7 @@ from parley.app import create_app
 from parley.settings import EngineSettings, Settings
 from parley.store.db import connect
 from parley.store.keys import KeyStore
-from tests.conftest import API_KEY, MODEL
+from tests.conftest import API_KEY, MODEL, blocking
 
 LONG = [{"role": "user", "content": "Write a very long story about a dragon and a knight."}]
 # greedy SmolLM2 keeps counting for hundreds of tokens: a request that surely runs a while
@@ -64,8 +64,10 @@ def test_another_workspace_never_reuses_a_cached_prefix(
     client: anthropic.Anthropic, base_url: str, settings: Settings, http: httpx.Client
 ) -> None:
     secret = "sk-ant-api03-parley-test-fresh-workspace"
-    KeyStore(connect(settings.resolved_database_url())).create(
-        name="fresh", workspace="fresh-workspace", secret=secret
+    blocking(
+        KeyStore(connect(settings.resolved_database_url())).create(
+            name="fresh", workspace="fresh-workspace", secret=secret
+        )
     )
     theirs = anthropic.Anthropic(base_url=base_url, api_key=secret, max_retries=0)
     messages = [{"role": "user", "content": "Isolation check 5512: name a fruit."}]
@@ -127,7 +129,7 @@ async def test_a_long_prompt_does_not_freeze_a_running_stream(
 async def in_process(data_dir: Path, **engine: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An app of its own, in this process, with these engine settings; a raw client to it."""
     settings = Settings(data_dir=data_dir, engine=EngineSettings(**engine))
-    KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
+    await KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

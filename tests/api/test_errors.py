@@ -429,7 +429,7 @@ async def small_limit(
         max_request_bytes=SMALL_LIMIT,
         engine=EngineSettings(threads=1, kv_cells=1024, max_sequences=1, prefix_entries=0),
     )
-    KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
+    await KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),

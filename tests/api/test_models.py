@@ -128,7 +128,7 @@ async def three_models(
             ),
         ],
     )
-    KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
+    await KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
     transport = httpx2.ASGITransport(app=create_app(settings))
     async with httpx2.AsyncClient(transport=transport, base_url="http://parley") as raw:
         yield anthropic.AsyncAnthropic(

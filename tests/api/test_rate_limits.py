@@ -21,7 +21,7 @@ from parley.store.db import connect
 from parley.store.keys import KeyStore
 from tests.api.test_engine import COUNTING
 from tests.api.test_prompt_caching import cached, manual
-from tests.conftest import ADMIN_KEY, API_KEY, MODEL, free_port, running
+from tests.conftest import ADMIN_KEY, API_KEY, MODEL, blocking, free_port, running
 
 QUESTION = [{"role": "user", "content": "Which valve?"}]
 
@@ -60,15 +60,15 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield raw
 
 
-def limited_app(tmp_path: Path, limits: LimitsSettings, clock: Any) -> FastAPI:
+async def limited_app(tmp_path: Path, limits: LimitsSettings, clock: Any) -> FastAPI:
     settings = Settings(
         data_dir=tmp_path,
         limits=limits,
         engine=EngineSettings(threads=2, kv_cells=4096, max_sequences=2),
     )
     keys = KeyStore(connect(settings.resolved_database_url()))
-    keys.create(name="t", secret=API_KEY)
-    keys.create(name="admin", admin=True, secret=ADMIN_KEY)
+    await keys.create(name="t", secret=API_KEY)
+    await keys.create(name="admin", admin=True, secret=ADMIN_KEY)
     return create_app(settings, clock=clock)
 
 
@@ -79,7 +79,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture()
 async def tiny(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[httpx.AsyncClient]:
-    async for raw in serve(limited_app(tmp_path, tier(rpm=3, itpm=3000, otpm=100), clock)):
+    async for raw in serve(await limited_app(tmp_path, tier(rpm=3, itpm=3000, otpm=100), clock)):
         yield raw
 
 
@@ -132,7 +132,7 @@ async def test_the_request_over_the_limit_gets_a_429_with_a_sufficient_retry_aft
 async def test_cache_reads_do_not_count_toward_input_tokens_per_minute(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
-    app = limited_app(tmp_path, tier(rpm=100, itpm=1500, otpm=1000), clock)
+    app = await limited_app(tmp_path, tier(rpm=100, itpm=1500, otpm=1000), clock)
     async for raw in serve(app):
         system = [cached(manual("limits"))]
         first = await raw.post("/v1/messages", json=body(system=system))
@@ -155,7 +155,7 @@ async def test_a_workspace_key_cannot_read_the_rate_limits(tiny: httpx.AsyncClie
 def test_the_sdk_retries_after_a_429_and_succeeds(tmp_path: Path) -> None:
     """A real clock and server: 12 per minute regains a request every 5 seconds, so the SDK's
     own retry loop waits what retry-after says and then gets through."""
-    app = limited_app(tmp_path, tier(rpm=12, itpm=100_000, otpm=10_000), None)
+    app = blocking(limited_app(tmp_path, tier(rpm=12, itpm=100_000, otpm=10_000), None))
     with running(app, free_port()) as url:
         raw = httpx.Client(base_url=url, headers={"x-api-key": API_KEY}, timeout=60)
         with ThreadPoolExecutor(max_workers=4) as pool:  # drain the bucket
@@ -181,8 +181,8 @@ async def test_a_request_the_engine_refuses_with_529_uses_no_limit(
         engine=EngineSettings(threads=1, kv_cells=4096, max_sequences=1, queue_limit=1),
     )
     keys = KeyStore(connect(settings.resolved_database_url()))
-    keys.create(name="t", secret=API_KEY)
-    keys.create(name="admin", admin=True, secret=ADMIN_KEY)
+    await keys.create(name="t", secret=API_KEY)
+    await keys.create(name="admin", admin=True, secret=ADMIN_KEY)
     async for raw in serve(create_app(settings, clock=clock)):
         long = body(max_tokens=300, temperature=0, messages=COUNTING)  # runs for seconds
         running = asyncio.create_task(raw.post("/v1/messages", json=long))
@@ -204,7 +204,7 @@ async def test_an_organization_over_its_monthly_cap_is_refused_until_next_month(
         tiers=[TierSource.model_validate({"name": "capped", "monthly_cap": "0.000001"})],
         default_tier="capped",
     )
-    async for raw in serve(limited_app(tmp_path, limits, clock)):
+    async for raw in serve(await limited_app(tmp_path, limits, clock)):
         assert (await raw.post("/v1/messages", json=body())).status_code == 200  # > $0.000001
         refused = await raw.post("/v1/messages", json=body())
         assert refused.status_code == 429
