@@ -18,28 +18,12 @@ import pytest
 from anthropic.types import Usage
 
 from parley.domain.catalog import DEFAULT_MODEL
-from tests.conftest import MODEL, OTHER_WORKSPACE_KEY, FakeClock
+from tests.factories import cached, manual
+from tests.helpers import MODEL, OTHER_WORKSPACE_KEY, FakeClock
 
 MINIMUM = DEFAULT_MODEL.min_cache_tokens
-COLOURS = ("red", "green", "blue", "amber", "white", "black", "violet")
 QUESTION = [{"role": "user", "content": "Which valve stays closed longest?"}]
 TRANSPORTS = ("create", "stream")
-
-
-def manual(edition: str, rules: int = 45) -> str:
-    """A long, deterministic system prompt (about 14 tokens a rule). The edition comes last,
-    so editions share most of their tokens physically but never a cache entry."""
-    lines = [
-        f"Rule {i}: keep the {COLOURS[i % 7]} valve closed for {i} seconds." for i in range(rules)
-    ]
-    return "\n".join([*lines, f"Edition {edition}."])
-
-
-def cached(text: str, ttl: str | None = None) -> dict[str, Any]:
-    control: dict[str, Any] = {"type": "ephemeral"}
-    if ttl:
-        control["ttl"] = ttl
-    return {"type": "text", "text": text, "cache_control": control}
 
 
 @dataclass(frozen=True)
