@@ -45,7 +45,7 @@ def ledger_entry(**changes: Any) -> LedgerEntry:
 
 def manual(edition: str, rules: int = 45) -> str:
     """A long, deterministic system prompt (about 14 tokens a rule for the packaged model,
-    9 words a rule). The edition comes last, so editions share most of their tokens physically
+    10 words a rule). The edition comes last, so editions share most of their tokens physically
     but never a cache entry."""
     lines = [
         f"Rule {i}: keep the {COLOURS[i % 7]} valve closed for {i} seconds." for i in range(rules)

@@ -32,16 +32,29 @@ HOSTED_ALIAS = "claude-opus-5-5"
 
 
 class FakeClock:
-    """Wall time plus a skew that tests advance, so cache TTLs pass without waiting."""
+    """Wall time plus a skew that tests advance, so cache TTLs pass without waiting. Within
+    `frozen()` it stands still but for what tests advance, so TTL arithmetic is exact however
+    long the requests take."""
 
     def __init__(self) -> None:
         self.skew = 0.0
+        self._frozen_at: float | None = None
 
     def now(self) -> float:
-        return time.time() + self.skew
+        return time.time() + self.skew if self._frozen_at is None else self._frozen_at
 
     def advance(self, seconds: float) -> None:
         self.skew += seconds
+        if self._frozen_at is not None:
+            self._frozen_at += seconds
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        self._frozen_at = self.now()
+        try:
+            yield
+        finally:
+            self._frozen_at = None  # wall time has moved on meanwhile: never backwards
 
 
 class FrozenClock:
