@@ -13,7 +13,7 @@ import anthropic
 import httpx
 import pytest
 
-from tests.conftest import MODEL, blocking, free_port
+from tests.helpers import MODEL, blocking, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ import pytest
 from parley.store.db import connect
 from parley.store.keys import KeyStore
 from parley.store.ledger import LedgerStore
-from tests.conftest import API_KEY, MODEL, blocking, free_port
+from tests.helpers import API_KEY, MODEL, blocking, free_port
 
 pytestmark = pytest.mark.slow
 

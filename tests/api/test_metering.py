@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from parley.domain.metering import LedgerEntry
-from tests.api.test_prompt_caching import cached, manual
-from tests.conftest import ADMIN_KEY, API_KEY, MODEL, blocking
+from tests.factories import cached, manual
+from tests.helpers import ADMIN_KEY, API_KEY, MODEL, blocking
 
 QUESTION = [{"role": "user", "content": "Name a colour."}]
 INPUT_PICO = 100_000  # the packaged model's $0.10 per million input tokens

@@ -16,7 +16,7 @@ from parley.app import create_app
 from parley.settings import ModelSource, Settings
 from parley.store.db import connect
 from parley.store.keys import KeyStore
-from tests.conftest import API_KEY, HOSTED_ALIAS, MODEL
+from tests.helpers import API_KEY, HOSTED_ALIAS, MODEL
 
 NEWER = "newer-model-20260101"
 OLDER = "older-model-20240101"

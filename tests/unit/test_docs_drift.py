@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.settings import EngineSettings, ModelSource, Settings
+from parley.settings import EngineSettings, LimitsSettings, ModelSource, Settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CONFIGURATION = (DOCS / "configuration.md").read_text()
@@ -23,6 +23,12 @@ def test_every_setting_is_documented_with_its_variable(name: str) -> None:
 def test_every_engine_setting_is_documented_with_its_variable(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
     assert f"`PARLEY_ENGINE__{name.upper()}`" in CONFIGURATION
+
+
+@pytest.mark.parametrize("name", sorted(LimitsSettings.model_fields))
+def test_every_limits_setting_is_documented_with_its_variable(name: str) -> None:
+    assert f"`{name}`" in CONFIGURATION
+    assert f"`PARLEY_LIMITS__{name.upper()}`" in CONFIGURATION
 
 
 @pytest.mark.parametrize("name", sorted(ModelSource.model_fields))
