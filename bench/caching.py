@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -30,8 +29,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).parent))
-from engine import check_loopback, machine_info, pseudo_text, question, sse_events, write_json
+from harness import check_loopback, machine_info, parley_headers, sse_events, write_json
+from pseudotext import pseudo_text, question
 
 WRITE_5M = Decimal("1.25")
 READ = Decimal("0.1")
@@ -61,7 +60,7 @@ async def ask(
         "system": system,
         "messages": [{"role": "user", "content": question(number)}],
     }
-    headers = {"x-api-key": args.key, "anthropic-version": "2023-06-01"}
+    headers = parley_headers(args.key)
     started = time.perf_counter()
     usage: dict[str, int] = {}
     ttft = None

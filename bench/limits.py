@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,11 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from harness import check_loopback, machine_info, parley_headers, write_json
 from parley.domain.buckets import Charge
 from parley.domain.ports import LimiterBackend
 from parley.limits.memory import MemoryLimiter
 from parley.limits.redis import RedisLimiter
-
-sys.path.insert(0, str(Path(__file__).parent))
-from engine import check_loopback, machine_info, write_json
 
 
 async def flood(args: argparse.Namespace) -> dict[str, Any]:
@@ -37,7 +34,7 @@ async def flood(args: argparse.Namespace) -> dict[str, Any]:
         "max_tokens": 1,
         "messages": [{"role": "user", "content": "Say one word about the sea. " * 20}],
     }
-    headers = {"x-api-key": args.key, "anthropic-version": "2023-06-01"}
+    headers = parley_headers(args.key)
     admitted: list[tuple[float, int]] = []
     refused = 0
     started = time.monotonic()
@@ -97,7 +94,7 @@ async def decisions(backend: LimiterBackend, args: argparse.Namespace, org: str)
 
     started = time.perf_counter()
     await asyncio.gather(*(task() for _ in range(args.clients)))
-    return per_task * args.clients / (time.perf_counter() - started)
+    return float(per_task * args.clients / (time.perf_counter() - started))
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:

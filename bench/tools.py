@@ -4,7 +4,6 @@ time a forced call takes, against a running `parley serve`. Prints a table, writ
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).parent))
-from engine import check_loopback, machine_info, write_json
+from harness import check_loopback, machine_info, parley_headers, write_json
 
 WEATHER = {
     "name": "get_weather",
@@ -29,7 +27,7 @@ QUESTIONS = ["What is the weather in Paris?", "Is it raining in Oslo?", "How war
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    headers = {"x-api-key": args.key, "anthropic-version": "2023-06-01"}
+    headers = parley_headers(args.key)
     results: dict[str, Any] = {}
     with httpx.Client(base_url=args.parley, headers=headers, timeout=120) as client:
         for choice in ({"type": "auto"}, {"type": "any"}):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -133,12 +133,20 @@ class WallClock:
         return time.time()
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
-    """`clock`: tests pass a fake one to expire cache entries without waiting."""
+def create_app(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    engine_loader: Callable[[Catalog], Mapping[str, Engine]] | None = None,
+) -> FastAPI:
+    """`clock`: tests pass a fake one to expire cache entries without waiting.
+    `engine_loader`: builds the engines at start-up instead of loading each entry's model, so
+    tests of the service around generation can run over a fake one."""
     catalog = build_catalog(settings)
     database = connect(settings.resolved_database_url())
     keys = KeyStore(database)
     ledger = LedgerStore(database)
+    tenancy = TenancyStore(database)
     auth = AuthService(keys)
     engines: dict[str, Engine] = {}
     cache_registry = MemoryCacheRegistry()
@@ -149,6 +157,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         limiter_backend(settings),
         tiers,
         settings.limits.default_tier or tiers[0].name,
+        tenancy,
         ledger,
         clock,
         otpm=settings.limits.otpm,
@@ -163,7 +172,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        engines.update(load_engines(catalog, settings, metrics))
+        if engine_loader is None:
+            engines.update(load_engines(catalog, settings, metrics))
+        else:
+            engines.update(engine_loader(catalog))
         try:
             yield
         finally:
@@ -187,7 +199,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(cache_router(auth, prompt_cache))
     app.include_router(limits_router(auth, limits, catalog))
     app.include_router(reports_router(auth, Reports(ledger)))
-    app.include_router(admin_router(auth, Admin(TenancyStore(database), limits)))
+    app.include_router(admin_router(auth, Admin(tenancy, limits)))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

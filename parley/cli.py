@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from parley.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from parley.domain.ports import Tenancy
 
 app = typer.Typer(help="Parley: the Claude Messages API on local open-weight models.")
 keys_app = typer.Typer(help="Manage API keys.")
@@ -69,7 +73,7 @@ def keys_create(
     settings = _settings(data_dir, config)
     store = KeyStore(connect(settings.resolved_database_url()))
     try:
-        created = store.create(name=name, workspace=workspace, admin=admin, secret=key)
+        created = asyncio.run(store.create(name=name, workspace=workspace, admin=admin, secret=key))
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -78,21 +82,22 @@ def keys_create(
     typer.echo(created.secret)
 
 
-def _tenancy(data_dir: Path | None, config: Path | None) -> tuple[Any, str]:
-    """The tenancy store and the (first) organization's id."""
-    from sqlalchemy import select
-
-    from parley.store.db import connect
-    from parley.store.tables import organizations
-    from parley.store.tenancy import TenancyStore
-
-    engine = connect(_settings(data_dir, config).resolved_database_url())
-    with engine.connect() as conn:
-        row = conn.execute(select(organizations.c.id).order_by(organizations.c.created_at)).first()
-    if row is None:
+def _first_organization(tenancy: Tenancy) -> str:
+    """The (first) organization's id; a message and exit 1 before any key exists."""
+    organization = asyncio.run(tenancy.first_organization())
+    if organization is None:
         console.print("no organization yet: create a key first")
         raise typer.Exit(1)
-    return TenancyStore(engine), str(row.id)
+    return organization
+
+
+def _tenancy(data_dir: Path | None, config: Path | None) -> tuple[Tenancy, str]:
+    """The tenancy store and the (first) organization's id."""
+    from parley.store.db import connect
+    from parley.store.tenancy import TenancyStore
+
+    store = TenancyStore(connect(_settings(data_dir, config).resolved_database_url()))
+    return store, _first_organization(store)
 
 
 @keys_app.command("list")
@@ -100,7 +105,7 @@ def keys_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """List the organization's keys (hints only: secrets are never stored)."""
     store, organization = _tenancy(data_dir, config)
     table = Table("id", "name", "status", "workspace", "admin", "hint")
-    for key in store.keys_sync(organization):
+    for key in asyncio.run(store.keys(organization)):
         table.add_row(
             key.id,
             key.name,
@@ -119,8 +124,6 @@ def keys_disable(
     config: ConfigFile = None,
 ) -> None:
     """Disable a key: it gets 401 from its next request on."""
-    import asyncio
-
     store, organization = _tenancy(data_dir, config)
     updated = asyncio.run(store.update_key(organization, key_id, name=None, status="inactive"))
     if updated is None:
@@ -136,8 +139,6 @@ def workspaces_create(
     config: ConfigFile = None,
 ) -> None:
     """Create a workspace (keys are created in it with `parley keys create --workspace`)."""
-    import asyncio
-
     store, organization = _tenancy(data_dir, config)
     created = asyncio.run(store.create_workspace(organization, name))
     console.print(f"{created.id} {created.name}")
@@ -148,7 +149,7 @@ def workspaces_list(data_dir: DataDir = None, config: ConfigFile = None) -> None
     """List the organization's workspaces."""
     store, organization = _tenancy(data_dir, config)
     table = Table("id", "name", "created")
-    for workspace in store.workspaces_sync(organization):
+    for workspace in asyncio.run(store.workspaces(organization)):
         table.add_row(workspace.id, workspace.name, workspace.created_at.isoformat())
     console.print(table)
 
@@ -252,29 +253,21 @@ def usage(
     from datetime import UTC, datetime
     from decimal import Decimal
 
-    from sqlalchemy import select
-
     from parley.domain.pricing import PICO
     from parley.domain.reports import PAGE_LIMITS, WIDTHS, usage_report, window
     from parley.store.db import connect
     from parley.store.ledger import LedgerStore
-    from parley.store.tables import organizations
+    from parley.store.tenancy import TenancyStore
 
     engine = connect(_settings(data_dir, config).resolved_database_url())
     if organization is None:
-        with engine.connect() as conn:
-            row = conn.execute(
-                select(organizations.c.id).order_by(organizations.c.created_at)
-            ).first()
-        if row is None:
-            console.print("no organization yet: create a key first")
-            raise typer.Exit(1)
-        organization = str(row.id)
+        organization = _first_organization(TenancyStore(engine))
     end = datetime.fromisoformat(ending_at) if ending_at else datetime.now(UTC)
     start = datetime.fromisoformat(starting_at) if starting_at else end - 7 * WIDTHS["1d"]
     groups = group_by or []
     win = window(start, end, bucket_width, PAGE_LIMITS.get(bucket_width, (0, 1))[1])
-    rows = LedgerStore(engine).entries(organization, win.starts[0], win.starts[-1] + win.width)
+    ledger = LedgerStore(engine)
+    rows = asyncio.run(ledger.read(organization, win.starts[0], win.starts[-1] + win.width))
     table = Table("bucket", *groups, "uncached input", "cache write", "cache read", "output")
     records: list[list[str]] = []
     for bucket in usage_report(rows, win, groups):

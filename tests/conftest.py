@@ -1,52 +1,33 @@
-"""Fixtures: a real uvicorn serving a real model on 127.0.0.1, and the official SDK against it."""
+"""Fixtures: a real uvicorn serving a real model on 127.0.0.1, and the official SDK against it;
+and an in-process app over a FakeEngine, for tests of what surrounds generation."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import anthropic
 import httpx
 import llama_cpp
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from parley.app import create_app
 from parley.domain.catalog import DEFAULT_MODEL
 from parley.engine.llama.locate import model_path
 from parley.settings import EngineSettings, Settings
-from parley.store.db import connect
-from parley.store.keys import KeyStore
-
-API_KEY = "sk-ant-api03-parley-test-key"
-OTHER_WORKSPACE_KEY = "sk-ant-api03-parley-test-key-other"
-ADMIN_KEY = "sk-ant-admin01-parley-test-key"
-MODEL = "smollm2-135m-instruct-20250207"
-HOSTED_ALIAS = "claude-opus-5-5"
-
-
-class FakeClock:
-    """Wall time plus a skew that tests advance, so cache TTLs pass without waiting."""
-
-    def __init__(self) -> None:
-        self.skew = 0.0
-
-    def now(self) -> float:
-        return time.time() + self.skew
-
-    def advance(self, seconds: float) -> None:
-        self.skew += seconds
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.fakes import FakeEngine
+from tests.helpers import (
+    API_KEY,
+    HOSTED_ALIAS,
+    MODEL,
+    FakeClock,
+    create_keys,
+    fake_app,
+    free_port,
+    running,
+    serve,
+)
 
 
 @pytest.fixture(scope="session")
@@ -77,29 +58,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture(scope="session")
 def app(settings: Settings, clock: FakeClock) -> FastAPI:
-    keys = KeyStore(connect(settings.resolved_database_url()))
-    keys.create(name="tests", secret=API_KEY)
-    keys.create(name="other", workspace="other", secret=OTHER_WORKSPACE_KEY)
-    keys.create(name="admin", admin=True, secret=ADMIN_KEY)
+    create_keys(settings)
     return create_app(settings, clock=clock)
-
-
-@contextmanager
-def running(app: FastAPI, port: int) -> Iterator[str]:
-    """Serves `app` with a real uvicorn on 127.0.0.1:`port` in a thread; yields its URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="session")
@@ -126,4 +86,19 @@ def http(base_url: str) -> Iterator[httpx.Client]:
         headers={"x-api-key": API_KEY, "anthropic-version": "2023-06-01"},
         timeout=60,
     ) as raw:
+        yield raw
+
+
+@pytest.fixture()
+def fake_engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture()
+async def fake_client(tmp_path: Path, fake_engine: FakeEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """A raw client (sending API_KEY) to an app of its own in this process, with default
+    settings and the test keys, whose every model is `fake_engine`."""
+    settings = Settings(data_dir=tmp_path)
+    create_keys(settings)
+    async for raw in serve(fake_app(settings, fake_engine)):
         yield raw

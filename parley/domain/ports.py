@@ -35,20 +35,41 @@ class RenderedPrompt:
 
 
 @dataclass(frozen=True)
+class JsonConstraint:
+    """Output that must be JSON valid under `schema`. Each engine compiles it to what it runs
+    (a GBNF grammar in-process, a JSON Schema over HTTP); `field` names the request field the
+    schema came from, for the 400 when an engine cannot enforce it."""
+
+    schema: dict[str, Any]
+    field: str
+
+
+@dataclass(frozen=True)
+class ToolCallConstraint:
+    """A tool call the model may begin on its own (`tool_choice` auto): once the text (the
+    prompt's prefill or the output) ends with `opening`, the rest of the call is JSON under
+    `arguments` followed by the literal `closing`."""
+
+    arguments: JsonConstraint
+    opening: str
+    closing: str
+
+
+@dataclass(frozen=True)
 class GenerateRequest:
     """`pins`: (prefix length, seconds) for which the physical cache should keep that prefix
     of the prompt warm once it is computed (the logical cache entries' TTLs).
-    `max_tokens` 0 computes the prompt into the cache and generates nothing."""
+    `max_tokens` 0 computes the prompt into the cache and generates nothing.
+    `answer`: the whole output follows this constraint (structured output, forced tool call);
+    `tool_call`: a call begun under `auto` is finished under its constraint."""
 
     prompt: Sequence[int]
     max_tokens: int
     sampling: Sampling
     tenant: str
     pins: tuple[tuple[int, float], ...] = ()
-    grammar: str | None = None  # GBNF the output must follow
-    # GBNF for the rest of a tool call, from the moment the text (prompt or output) ends
-    # with the call's opening tag
-    call_grammar: str | None = None
+    answer: JsonConstraint | None = None
+    tool_call: ToolCallConstraint | None = None
 
 
 @dataclass(frozen=True)
@@ -81,20 +102,16 @@ class EngineStream(Protocol):
 
 
 class Engine(Protocol):
-    """One loaded model. `generate` queues the request at once (or raises OverloadedError), so
-    a refusal is a 529 before any response header is sent."""
+    """One loaded model. `generate` queues the request at once (or raises OverloadedError, or
+    InvalidRequestError for a constraint it cannot enforce), so a refusal comes before any
+    response header is sent. Rendering stays on the port so that counting, usage and cache
+    planning are exact to the token whatever runs the model."""
 
     context_window: int
 
     def render(self, conversation: Conversation, *, block_ends: bool = True) -> RenderedPrompt:
         """`block_ends` False skips finding where each block ends (count_tokens needs only
         the tokens)."""
-
-    def json_grammar(self, schema: dict[str, Any], field: str) -> str:
-        """A grammar whose every output is JSON valid under `schema` (400 if impossible)."""
-
-    def call_grammar(self, schema: dict[str, Any], closing: str) -> str:
-        """Like `json_grammar`, followed by the literal `closing`."""
 
     def generate(self, request: GenerateRequest) -> EngineStream: ...
 
@@ -167,15 +184,10 @@ class LimiterBackend(Protocol):
     async def peek(self, charges: Sequence[Charge], now: float) -> list[Bucket | None]: ...
 
 
-class Standing(Protocol):
-    """An organization's tier and its spend this month (from the ledger)."""
-
-    async def tier_of(self, organization_id: str) -> str | None: ...
-
-    async def month_spend(self, organization_id: str, now: float) -> Decimal: ...
-
-
 class Ledger(Protocol):
+    """The billed requests, one row each: what metering writes, and what the reports and the
+    spend cap read."""
+
     async def record(self, entry: LedgerEntry) -> bool:
         """Inserts once; False if the request id was already there."""
 
@@ -184,9 +196,22 @@ class Ledger(Protocol):
     ) -> list[LedgerEntry]:
         """An organization's entries completed in [starting_at, ending_at)."""
 
+    async def month_spend(self, organization_id: str, now: float) -> Decimal:
+        """USD billed since the start of `now`'s UTC month (the spend cap's window)."""
+
 
 class Tenancy(Protocol):
-    async def create_workspace(self, organization_id: str, name: str) -> WorkspaceInfo: ...
+    """Organizations and what they own: workspaces, the listing of keys, credit and tier."""
+
+    async def first_organization(self) -> str | None:
+        """The oldest organization's id (the one a single-organization install has); None
+        before the first key is created."""
+
+    async def tier_of(self, organization_id: str) -> str | None:
+        """The organization's tier; None for the configured default."""
+
+    async def create_workspace(self, organization_id: str, name: str) -> WorkspaceInfo:
+        """The workspace called `name`, created if missing."""
 
     async def workspaces(self, organization_id: str) -> list[WorkspaceInfo]: ...
 
@@ -196,7 +221,8 @@ class Tenancy(Protocol):
         self, organization_id: str, key_id: str, *, name: str | None, status: str | None
     ) -> KeyInfo | None: ...
 
-    async def add_credit(self, organization_id: str, amount: Decimal) -> Decimal: ...
+    async def add_credit(self, organization_id: str, amount: Decimal) -> Decimal:
+        """Records a purchase; returns the organization's cumulative purchases."""
 
     async def set_tier(self, organization_id: str, tier: str) -> None: ...
 
@@ -219,4 +245,19 @@ class CreatedKey:
 
 
 class Keys(Protocol):
-    async def authenticate(self, secret: str) -> Principal | None: ...
+    """API keys, stored as digests of their secrets."""
+
+    async def authenticate(self, secret: str) -> Principal | None:
+        """The active key's principal; None for an unknown or disabled secret."""
+
+    async def create(
+        self,
+        *,
+        name: str,
+        workspace: str = ...,
+        admin: bool = False,
+        secret: str | None = None,
+    ) -> CreatedKey:
+        """A new key (`secret` imported, or one generated) in the default organization's
+        `workspace` ("default" if omitted), both created if missing; an admin key belongs to
+        no workspace. ValueError if the secret is already a key's."""

@@ -43,21 +43,21 @@ def messages_router(auth: AuthService, service: MessagesService, max_bytes: int)
     async def create_message(request: Request) -> Response:
         principal = await authenticate(auth, request)
         params = parse(MessageCreateParams, await read_json(request, max_bytes))
-        version = request.headers.get("anthropic-version")
-        prepared = await service.prepare(params, principal, version, request_id_of(request) or "")
-        generation = await service.start(prepared)  # a full queue is a 529 here, before headers
+        admitted = await service.admit(
+            params,
+            principal,
+            version=request.headers.get("anthropic-version"),
+            request_id=request_id_of(request) or "",
+        )
         if params.stream:
-            events = service.stream(prepared, generation, request_id_of(request) or "")
             return StreamingResponse(
-                encode(events),
+                encode(service.stream(admitted)),
                 media_type="text/event-stream",
-                headers={"cache-control": "no-cache", **prepared.ticket.headers},
+                headers={"cache-control": "no-cache", **admitted.headers},
             )
-        message = await cancel_on_disconnect(request, service.create(prepared, generation))
+        message = await cancel_on_disconnect(request, service.create(admitted))
         return Response(
-            message.model_dump_json(),
-            media_type="application/json",
-            headers=prepared.ticket.headers,
+            message.model_dump_json(), media_type="application/json", headers=admitted.headers
         )
 
     @router.post("/v1/messages/count_tokens")

@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Literal
 
 from parley.domain.ids import tool_use_id
+from parley.domain.tool_policy import ToolMode, ToolPolicy
 from parley.domain.tools import CALL_OPEN, Call, parse_forced, split_calls
 from parley.wire.messages import ContentBlock, TextBlock, ToolUseBlock
 from parley.wire.stream import (
@@ -31,14 +31,13 @@ from parley.wire.stream import (
     TextDelta,
 )
 
-Mode = Literal["text", "forced", "auto"]
 _NAME_THEN_INPUT = re.compile(r'^\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"input"\s*:\s*')
 _HELD = 4  # the wrapper's closing brace and the spaces the grammar allows around it
 
 
 class Assembler:
     def __init__(
-        self, mode: Mode, tool_names: set[str], parallel: bool = True, opened: str = ""
+        self, mode: ToolMode, tool_names: set[str], parallel: bool = True, opened: str = ""
     ) -> None:
         """`opened`: a call's opening tag that a prefill already wrote; it is read as part of
         the answer but never sent."""
@@ -158,3 +157,10 @@ class Assembler:
             events += self._stop()
             blocks.append(block)
         return events, blocks, bool(calls)
+
+
+def assembler_for(policy: ToolPolicy, prefill: str) -> Assembler:
+    """The request's assembler; a prefill that ends by opening a call under `auto` has begun
+    the answer's first call."""
+    opened = CALL_OPEN if policy.mode == "auto" and prefill.endswith(CALL_OPEN) else ""
+    return Assembler(policy.mode, policy.names, policy.parallel, opened)

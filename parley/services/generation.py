@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from parley.domain.ports import EndReason, EngineStream, GenerationEnd
 from parley.domain.stopping import StopMatcher
@@ -23,6 +23,10 @@ class Outcome:
     stop_reason: StopReason
     stop_sequence: str | None
     output_tokens: int
+
+    def with_tool_use(self, called: bool) -> Outcome:
+        """An answer that called a tool stops for that reason, whatever ended the text."""
+        return replace(self, stop_reason="tool_use") if called else self
 
 
 @dataclass

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from parley.domain.buckets import Charge, refilled, remaining
-from parley.domain.ports import Clock, LimiterBackend, Principal, Standing
+from parley.domain.caching import CachePlan
+from parley.domain.catalog import ModelEntry
+from parley.domain.ports import Clock, Ledger, LimiterBackend, Principal, Tenancy
 from parley.domain.ratelimits import (
     Costs,
     Metered,
@@ -43,6 +45,17 @@ class Demand:
     reads_count: bool
     max_tokens: int
 
+    @classmethod
+    def of(cls, entry: ModelEntry, plan: CachePlan, max_tokens: int) -> Demand:
+        return cls(
+            entry.rate_class,
+            plan.uncached,
+            plan.written,
+            plan.read,
+            entry.cache_reads_count_itpm,
+            max_tokens,
+        )
+
 
 def _next_month(now: float) -> datetime:
     today = datetime.fromtimestamp(now, UTC)
@@ -51,12 +64,16 @@ def _next_month(now: float) -> datetime:
 
 
 class RateLimits:
+    """An organization's limits follow its tier (from `tenancy`); its spend this month, for
+    the tier's cap, comes from the `ledger`."""
+
     def __init__(
         self,
         backend: LimiterBackend,
         tiers: Sequence[Tier],
         default_tier: str,
-        standing: Standing | None,
+        tenancy: Tenancy,
+        ledger: Ledger,
         clock: Clock,
         *,
         otpm: OtpmMode = "realtime",
@@ -65,7 +82,8 @@ class RateLimits:
         self._backend = backend
         self._tiers = {tier.name: tier for tier in tiers}
         self._default_tier = default_tier
-        self._standing = standing
+        self._tenancy = tenancy
+        self._ledger = ledger
         self._clock = clock
         self._otpm = otpm
         self._workspace_limits = dict(workspace_limits or {})
@@ -74,9 +92,7 @@ class RateLimits:
         return tier_for_credit(list(self._tiers.values()), credit)
 
     async def tier(self, organization_id: str) -> Tier:
-        name = None
-        if self._standing is not None:
-            name = await self._standing.tier_of(organization_id)
+        name = await self._tenancy.tier_of(organization_id)
         return self._tiers.get(name or self._default_tier) or self._tiers[self._default_tier]
 
     async def owners(self, principal: Principal, rate_class: str) -> list[Owner]:
@@ -112,11 +128,10 @@ class RateLimits:
         return Ticket(tuple(metered), answer, output)
 
     async def _check_spend(self, organization_id: str, now: float) -> None:
-        """Without a ledger (`standing` None) there is no spend to check."""
         tier = await self.tier(organization_id)
-        if tier.monthly_cap is None or self._standing is None:
+        if tier.monthly_cap is None:
             return
-        if await self._standing.month_spend(organization_id, now) >= tier.monthly_cap:
+        if await self._ledger.month_spend(organization_id, now) >= tier.monthly_cap:
             until = _next_month(now).strftime("%Y-%m-%d at 00:00 UTC")
             raise RateLimitError(
                 f"Your organization has reached the monthly spend limit of its {tier.name} "

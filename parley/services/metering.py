@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from parley.domain.billing import BillingContext
 from parley.domain.metering import LedgerEntry
 from parley.domain.ports import Clock, Ledger, Principal
 from parley.domain.pricing import TOKEN_TYPES, PriceBook, TokenCounts
@@ -28,9 +29,8 @@ class Meter:
         principal: Principal,
         model: str,
         usage: Usage,
-        region: str,
+        billing: BillingContext,
         started_at: datetime,
-        surface: str = "claude_api",
     ) -> None:
         creation = usage.cache_creation
         counts = TokenCounts(
@@ -41,7 +41,11 @@ class Meter:
             output=usage.output_tokens,
         )
         cost = self._prices.cost(
-            model, counts, surface=surface, region=region, batch=usage.service_tier == "batch"
+            model,
+            counts,
+            surface=billing.surface,
+            region=billing.region,
+            batch=billing.service_tier == "batch",
         )
         await self._ledger.record(
             LedgerEntry(
@@ -51,9 +55,9 @@ class Meter:
                 workspace_id=principal.workspace_id or None,
                 api_key_id=principal.key_id,
                 model=model,
-                surface=surface,
-                region=region,
-                service_tier=usage.service_tier,
+                surface=billing.surface,
+                region=billing.region,
+                service_tier=billing.service_tier,
                 uncached_input_tokens=counts.uncached,
                 cache_write_5m_tokens=counts.write_5m,
                 cache_write_1h_tokens=counts.write_1h,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from parley.domain.catalog import ModelEntry
 from parley.domain.schemas import check_schema
+from parley.domain.tool_policy import ToolPolicy
 from parley.errors import InvalidRequestError
 from parley.wire.content import TextBlockParam
 from parley.wire.messages import SAMPLING_FIELDS, CountTokensParams, MessageCreateParams
@@ -36,27 +37,12 @@ def check_version_fields(params: CountTokensParams, version: str | None) -> None
                 )
 
 
-def check_features(params: CountTokensParams, entry: ModelEntry) -> None:
-    """Features this server or model cannot do are refused by name, never silently dropped."""
+def check_features(params: CountTokensParams, entry: ModelEntry) -> ToolPolicy:
+    """Features this server or model cannot do are refused by name, never silently dropped.
+    Returns the request's tool policy, whose own 400s come in the contract's order."""
     if params.thinking is not None and params.thinking.type == "enabled" and not entry.thinking:
         raise InvalidRequestError(f'"thinking.type.enabled" is not supported for model {entry.id}')
-    choice = params.tool_choice
-    names = [tool.name for tool in params.tools or []]
-    if len(set(names)) != len(names):
-        raise InvalidRequestError("tools: tool names must be unique")
-    for index, tool in enumerate(params.tools or []):
-        if tool.type not in (None, "custom"):
-            raise InvalidRequestError(f"tools.{index}.type: '{tool.type}' tools are not supported")
-        check_schema(tool.input_schema or {}, f"tools.{index}.input_schema")
-    if choice is not None and choice.type in ("any", "tool") and not names:
-        raise InvalidRequestError(f"tool_choice: '{choice.type}' needs at least one tool")
-    if choice is not None and choice.type == "tool" and choice.name not in names:
-        raise InvalidRequestError(f"tool_choice.name: no tool named {choice.name!r}")
-    forced = choice is not None and choice.type in ("any", "tool")
-    if forced and params.output_config is not None and params.output_config.format is not None:
-        raise InvalidRequestError(
-            "output_config.format: cannot be combined with a forced tool_choice"
-        )
+    policy = ToolPolicy.of(params)
     if params.output_config is not None and params.output_config.format is not None:
         check_schema(params.output_config.format.schema_, "output_config.format.schema")
     if params.mcp_servers:
@@ -65,6 +51,7 @@ def check_features(params: CountTokensParams, entry: ModelEntry) -> None:
         raise InvalidRequestError(f"speed: fast mode is not supported for model {entry.id}")
     if isinstance(params, MessageCreateParams) and params.container is not None:
         raise InvalidRequestError("container: code execution containers are not supported")
+    return policy
 
 
 def check_prewarm(params: MessageCreateParams) -> None:

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, RowMapping, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from parley.domain.metering import LedgerEntry
 from parley.domain.pricing import PICO
-from parley.store.tables import ledger, organizations
+from parley.store.tables import ledger
 
 _COLUMNS = [f.name for f in fields(LedgerEntry)]
 
@@ -24,16 +24,22 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _entry(row: RowMapping) -> LedgerEntry:
+    values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
+    values["started_at"] = _utc(values["started_at"])
+    values["completed_at"] = _utc(values["completed_at"])
+    return LedgerEntry(**values)
+
+
 class LedgerStore:
+    """Implements `ports.Ledger` on a SQLAlchemy engine."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert
 
     async def record(self, entry: LedgerEntry) -> bool:
-        return await asyncio.to_thread(self.record_sync, entry)
-
-    def record_sync(self, entry: LedgerEntry) -> bool:
         """True if this call wrote the row, False if the request id was already there."""
         statement = (
             self._insert(ledger)
@@ -41,15 +47,14 @@ class LedgerStore:
             .on_conflict_do_nothing(index_elements=["request_id"])
             .returning(ledger.c.request_id)
         )
-        with self._engine.begin() as conn:
-            return conn.execute(statement).first() is not None
+
+        def insert() -> bool:
+            with self._engine.begin() as conn:
+                return conn.execute(statement).first() is not None
+
+        return await asyncio.to_thread(insert)
 
     async def read(
-        self, organization_id: str, starting_at: datetime, ending_at: datetime
-    ) -> list[LedgerEntry]:
-        return await asyncio.to_thread(self.entries, organization_id, starting_at, ending_at)
-
-    def entries(
         self, organization_id: str, starting_at: datetime, ending_at: datetime
     ) -> list[LedgerEntry]:
         query = (
@@ -59,15 +64,13 @@ class LedgerStore:
             .where(ledger.c.completed_at < ending_at)
             .order_by(ledger.c.completed_at, ledger.c.request_id)
         )
-        with self._engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        found: list[LedgerEntry] = []
-        for row in rows:
-            values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
-            values["started_at"] = _utc(values["started_at"])
-            values["completed_at"] = _utc(values["completed_at"])
-            found.append(LedgerEntry(**values))
-        return found
+
+        def fetch() -> list[LedgerEntry]:
+            with self._engine.connect() as conn:
+                rows = conn.execute(query).mappings().all()
+            return [_entry(row) for row in rows]
+
+        return await asyncio.to_thread(fetch)
 
     async def spend_since(self, organization_id: str, since: datetime) -> int:
         """Picodollars billed to the organization since `since`."""
@@ -88,13 +91,3 @@ class LedgerStore:
         today = datetime.fromtimestamp(now, UTC)
         start = datetime(today.year, today.month, 1, tzinfo=UTC)
         return Decimal(await self.spend_since(organization_id, start)) / PICO
-
-    async def tier_of(self, organization_id: str) -> str | None:
-        def query() -> str | None:
-            with self._engine.connect() as conn:
-                row = conn.execute(
-                    select(organizations.c.tier).where(organizations.c.id == organization_id)
-                ).first()
-            return None if row is None else row.tier
-
-        return await asyncio.to_thread(query)

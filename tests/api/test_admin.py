@@ -1,5 +1,5 @@
 """The Admin API's tenancy: workspaces, keys (disabled means 401 at once) and credit
-purchases that advance the tier."""
+purchases that advance the tier. Nothing here is about generation: a FakeEngine answers."""
 
 from __future__ import annotations
 
@@ -9,27 +9,25 @@ from pathlib import Path
 import httpx
 import pytest
 
-from parley.app import create_app
-from parley.settings import EngineSettings, LimitsSettings, Settings
-from parley.store.db import connect
-from parley.store.keys import KeyStore
-from tests.api.test_rate_limits import serve
-from tests.conftest import ADMIN_KEY, API_KEY, MODEL
+from parley.settings import LimitsSettings, Settings
+from tests.helpers import (
+    ADMIN_KEY,
+    API_KEY,
+    MODEL,
+    OTHER_WORKSPACE_KEY,
+    create_keys,
+    fake_app,
+    serve,
+)
 
 ADMIN = {"x-api-key": ADMIN_KEY}
 
 
 @pytest.fixture()
 async def raw(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        data_dir=tmp_path,
-        limits=LimitsSettings(preset="legacy"),
-        engine=EngineSettings(threads=2, kv_cells=2048, max_sequences=2),
-    )
-    keys = KeyStore(connect(settings.resolved_database_url()))
-    keys.create(name="t", secret=API_KEY)
-    keys.create(name="admin", admin=True, secret=ADMIN_KEY)
-    async for client in serve(create_app(settings)):
+    settings = Settings(data_dir=tmp_path, limits=LimitsSettings(preset="legacy"))
+    create_keys(settings)
+    async for client in serve(fake_app(settings)):
         yield client
 
 
@@ -45,7 +43,7 @@ async def test_an_admin_creates_and_lists_workspaces(raw: httpx.AsyncClient) -> 
         "wrkspc_",
     )
     listed = (await raw.get("/v1/organizations/workspaces", headers=ADMIN)).json()
-    assert {w["name"] for w in listed["data"]} == {"default", "research"}
+    assert {w["name"] for w in listed["data"]} == {"default", "other", "research"}
     assert listed["has_more"] is False
 
 
@@ -57,8 +55,9 @@ async def test_a_workspace_key_may_not_administer(raw: httpx.AsyncClient) -> Non
 
 async def test_keys_are_listed_with_a_hint_never_the_secret(raw: httpx.AsyncClient) -> None:
     listed = (await raw.get("/v1/organizations/api_keys", headers=ADMIN)).json()
-    assert {k["name"] for k in listed["data"]} == {"t", "admin"}
+    assert {k["name"] for k in listed["data"]} == {"tests", "other", "admin"}
     assert API_KEY not in str(listed) and ADMIN_KEY not in str(listed)
+    assert OTHER_WORKSPACE_KEY not in str(listed)
 
 
 async def test_a_disabled_key_gets_401_at_once_and_works_again_when_enabled(
@@ -66,7 +65,7 @@ async def test_a_disabled_key_gets_401_at_once_and_works_again_when_enabled(
 ) -> None:
     body = {"model": MODEL, "max_tokens": 1, "messages": [{"role": "user", "content": "Hi"}]}
     keys = (await raw.get("/v1/organizations/api_keys", headers=ADMIN)).json()["data"]
-    key_id = next(k["id"] for k in keys if k["name"] == "t")
+    key_id = next(k["id"] for k in keys if k["name"] == "tests")
     disabled = await raw.post(
         f"/v1/organizations/api_keys/{key_id}", json={"status": "inactive"}, headers=ADMIN
     )

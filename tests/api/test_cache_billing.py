@@ -8,9 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.test_engine import counter, in_process
-from tests.api.test_prompt_caching import cached, manual
-from tests.conftest import MODEL
+from tests.factories import cached, manual
+from tests.helpers import MODEL, counter, in_process
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from typing import Any
 import anthropic
 import httpx
 
-from tests.conftest import MODEL, OTHER_WORKSPACE_KEY
+from tests.helpers import MODEL, OTHER_WORKSPACE_KEY
 
 SYSTEM = "You are a terse assistant. Answer in one word."
 FIRST = [{"role": "user", "content": "Name a colour."}]

@@ -8,8 +8,8 @@ import sys
 import anthropic
 import httpx
 
-from tests.api.test_prompt_caching import cached, manual
-from tests.conftest import ADMIN_KEY, MODEL
+from tests.factories import cached, manual
+from tests.helpers import ADMIN_KEY, MODEL
 
 QUESTION = [{"role": "user", "content": "Which valve?"}]
 

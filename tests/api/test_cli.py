@@ -13,7 +13,7 @@ import anthropic
 import httpx
 import pytest
 
-from tests.conftest import MODEL, free_port
+from tests.helpers import MODEL, blocking, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -155,23 +155,22 @@ def test_usage_prints_the_ledger_grouped_and_writes_csv(tmp_path: Path) -> None:
 
     data_dir = tmp_path
     engine = connect(f"sqlite:///{data_dir / 'parley.db'}")
-    principal = KeyStore(engine).create(name="usage").principal
+    principal = blocking(KeyStore(engine).create(name="usage")).principal
     now = datetime.now(UTC)
-    LedgerStore(engine).record_sync(
-        ledger_entry(
-            organization_id=principal.organization_id,
-            workspace_id=principal.workspace_id,
-            api_key_id=principal.key_id,
-            model=MODEL,
-            uncached_input_tokens=1234,
-            output_tokens=56,
-            cost_picodollars=151_400_000,
-            cost_uncached_picodollars=123_400_000,
-            cost_output_picodollars=28_000_000,
-            started_at=now,
-            completed_at=now,
-        )
+    entry = ledger_entry(
+        organization_id=principal.organization_id,
+        workspace_id=principal.workspace_id,
+        api_key_id=principal.key_id,
+        model=MODEL,
+        uncached_input_tokens=1234,
+        output_tokens=56,
+        cost_picodollars=151_400_000,
+        cost_uncached_picodollars=123_400_000,
+        cost_output_picodollars=28_000_000,
+        started_at=now,
+        completed_at=now,
     )
+    blocking(LedgerStore(engine).record(entry))
     csv_path = data_dir / "usage.csv"
     result = parley(
         "usage", "--data-dir", str(data_dir), "--group-by", "model", "--csv", str(csv_path)

@@ -19,7 +19,7 @@ import pytest
 from parley.store.db import connect
 from parley.store.keys import KeyStore
 from parley.store.ledger import LedgerStore
-from tests.conftest import API_KEY, MODEL, free_port
+from tests.helpers import API_KEY, MODEL, blocking, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,9 @@ def start(data: Path, port: int) -> subprocess.Popen[bytes]:
 
 @pytest.fixture()
 def data(tmp_path: Path) -> Iterator[Path]:
-    KeyStore(connect(f"sqlite:///{tmp_path / 'parley.db'}")).create(name="t", secret=API_KEY)
+    blocking(
+        KeyStore(connect(f"sqlite:///{tmp_path / 'parley.db'}")).create(name="t", secret=API_KEY)
+    )
     yield tmp_path
 
 
@@ -85,11 +87,13 @@ def test_every_answered_request_survives_a_kill_9_exactly_once(data: Path) -> No
     try:
         assert ask(url, 99)[0] == 200  # the restarted server works on the same database
         engine = connect(f"sqlite:///{data / 'parley.db'}")
-        principal = KeyStore(engine).authenticate_sync(API_KEY)
+        principal = blocking(KeyStore(engine).authenticate(API_KEY))
         assert principal is not None
         now = datetime.now(UTC)
-        entries = LedgerStore(engine).entries(
-            principal.organization_id, now - timedelta(hours=1), now + timedelta(hours=1)
+        entries = blocking(
+            LedgerStore(engine).read(
+                principal.organization_id, now - timedelta(hours=1), now + timedelta(hours=1)
+            )
         )
         recorded = [e.request_id for e in entries]
         assert len(recorded) == len(set(recorded))  # once each

@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import anthropic
 import httpx
 import pytest
 
-from parley.app import create_app
-from parley.settings import EngineSettings, Settings
+from parley.settings import Settings
 from parley.store.db import connect
 from parley.store.keys import KeyStore
-from tests.conftest import API_KEY, MODEL
+from tests.helpers import MODEL, blocking, counter, in_process
 
 LONG = [{"role": "user", "content": "Write a very long story about a dragon and a knight."}]
 # greedy SmolLM2 keeps counting for hundreds of tokens: a request that surely runs a while
 COUNTING = [
     {"role": "user", "content": "List the numbers from 1 to 1000 in digits, separated by commas."}
 ]
-
-
-def counter(metrics: str, name: str, **labels: str) -> float:
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted({"model": MODEL, **labels}.items()))
-    match = re.search(rf"^{name}{{{re.escape(wanted)}}} (\S+)$", metrics, re.MULTILINE)
-    assert match, f"{name}{{{wanted}}} not in /metrics"
-    return float(match.group(1))
 
 
 def prefill_and_reused(http: httpx.Client) -> tuple[float, float]:
@@ -64,8 +54,10 @@ def test_another_workspace_never_reuses_a_cached_prefix(
     client: anthropic.Anthropic, base_url: str, settings: Settings, http: httpx.Client
 ) -> None:
     secret = "sk-ant-api03-parley-test-fresh-workspace"
-    KeyStore(connect(settings.resolved_database_url())).create(
-        name="fresh", workspace="fresh-workspace", secret=secret
+    blocking(
+        KeyStore(connect(settings.resolved_database_url())).create(
+            name="fresh", workspace="fresh-workspace", secret=secret
+        )
     )
     theirs = anthropic.Anthropic(base_url=base_url, api_key=secret, max_retries=0)
     messages = [{"role": "user", "content": "Isolation check 5512: name a fruit."}]
@@ -122,19 +114,6 @@ async def test_a_long_prompt_does_not_freeze_a_running_stream(
         await collector
     during = [t for t in arrivals if submitted < t < answered]
     assert len(during) >= 2  # chunked prefill: the stream kept getting tokens meanwhile
-
-
-async def in_process(data_dir: Path, **engine: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """An app of its own, in this process, with these engine settings; a raw client to it."""
-    settings = Settings(data_dir=data_dir, engine=EngineSettings(**engine))
-    KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://parley", headers={"x-api-key": API_KEY}
-        ) as raw:
-            yield raw
 
 
 @pytest.fixture()

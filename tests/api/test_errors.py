@@ -16,11 +16,8 @@ import httpx
 import httpx2
 import pytest
 
-from parley.app import create_app
-from parley.settings import EngineSettings, Settings
-from parley.store.db import connect
-from parley.store.keys import KeyStore
-from tests.conftest import API_KEY, MODEL
+from parley.settings import Settings
+from tests.helpers import API_KEY, MODEL, create_keys, fake_app
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 VALID = {"model": MODEL, "max_tokens": 1, "messages": QUESTION}
@@ -422,15 +419,12 @@ def test_bad_input_is_a_400_envelope_never_a_500(http: httpx.Client, payload: by
 async def small_limit(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[httpx2.AsyncClient]:
-    """A second, in-process app whose request body limit is 1024 bytes."""
+    """A second, in-process app whose request body limit is 1024 bytes. Only the body's size
+    matters here, so a FakeEngine answers."""
     data_dir: Path = tmp_path_factory.mktemp("small-limit")
-    settings = Settings(
-        data_dir=data_dir,
-        max_request_bytes=SMALL_LIMIT,
-        engine=EngineSettings(threads=1, kv_cells=1024, max_sequences=1, prefix_entries=0),
-    )
-    KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
-    app = create_app(settings)
+    settings = Settings(data_dir=data_dir, max_request_bytes=SMALL_LIMIT)
+    create_keys(settings)
+    app = fake_app(settings)
     async with (
         app.router.lifespan_context(app),
         httpx2.AsyncClient(

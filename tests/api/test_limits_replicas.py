@@ -17,7 +17,7 @@ import pytest
 from parley.store.db import connect
 from parley.store.keys import KeyStore
 from parley.store.ledger import LedgerStore
-from tests.conftest import API_KEY, MODEL, free_port
+from tests.helpers import API_KEY, MODEL, blocking, free_port
 from tests.postgres import postgres_schema
 
 pytestmark = pytest.mark.slow
@@ -134,11 +134,13 @@ def test_two_replicas_together_admit_no_more_than_the_limit_and_bill_each_once(
     assert set(statuses) == {200, 429}
     assert 10 <= len(admitted) <= 10 + refilled
     engine = connect(database_url)
-    principal = KeyStore(engine).authenticate_sync(API_KEY)
+    principal = blocking(KeyStore(engine).authenticate(API_KEY))
     assert principal is not None
     now = datetime.now(UTC)
-    rows = LedgerStore(engine).entries(
-        principal.organization_id, now - timedelta(days=1), now + timedelta(days=1)
+    rows = blocking(
+        LedgerStore(engine).read(
+            principal.organization_id, now - timedelta(days=1), now + timedelta(days=1)
+        )
     )
     engine.dispose()
     assert sorted(row.request_id for row in rows) == admitted

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from tests.conftest import HOSTED_ALIAS, MODEL
+from tests.helpers import HOSTED_ALIAS, MODEL
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 # temperature left SDK 2.x with API version 2026-10-21; clients on 2023-06-01 still send it

@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from parley.domain.metering import LedgerEntry
-from tests.api.test_prompt_caching import cached, manual
-from tests.conftest import ADMIN_KEY, API_KEY, MODEL
+from tests.factories import cached, manual
+from tests.helpers import ADMIN_KEY, API_KEY, MODEL, blocking
 
 QUESTION = [{"role": "user", "content": "Name a colour."}]
 INPUT_PICO = 100_000  # the packaged model's $0.10 per million input tokens
@@ -21,10 +21,12 @@ OUTPUT_PICO = 500_000  # and $0.50 per million output tokens
 
 
 def ledger_entry(app: FastAPI, request_id: str) -> LedgerEntry | None:
-    principal = app.state.keys.authenticate_sync(API_KEY)
+    principal = blocking(app.state.keys.authenticate(API_KEY))
     now = datetime.now(UTC)
-    entries = app.state.ledger.entries(
-        principal.organization_id, now - timedelta(days=40), now + timedelta(days=40)
+    entries = blocking(
+        app.state.ledger.read(
+            principal.organization_id, now - timedelta(days=40), now + timedelta(days=40)
+        )
     )
     found = [e for e in entries if e.request_id == request_id]
     assert len(found) <= 1
@@ -133,8 +135,8 @@ def test_the_usage_report_adds_up_to_the_ledger(app: FastAPI, base_url: str) -> 
         params = {"starting_at": day.isoformat(), "bucket_width": "1d", "limit": 1}
         usage = admin.get("/v1/organizations/usage_report/messages", params=params).json()
         cost = admin.get("/v1/organizations/cost_report", params=params).json()
-    principal = app.state.keys.authenticate_sync(API_KEY)
-    rows = app.state.ledger.entries(principal.organization_id, day, day + timedelta(days=1))
+    principal = blocking(app.state.keys.authenticate(API_KEY))
+    rows = blocking(app.state.ledger.read(principal.organization_id, day, day + timedelta(days=1)))
     (bucket,) = usage["data"]
     assert sum(r["output_tokens"] for r in bucket["results"]) == sum(e.output_tokens for e in rows)
     cents = sum(Decimal(r["amount"]) for r in cost["data"][0]["results"])

@@ -16,7 +16,7 @@ from parley.app import create_app
 from parley.settings import ModelSource, Settings
 from parley.store.db import connect
 from parley.store.keys import KeyStore
-from tests.conftest import API_KEY, HOSTED_ALIAS, MODEL
+from tests.helpers import API_KEY, HOSTED_ALIAS, MODEL
 
 NEWER = "newer-model-20260101"
 OLDER = "older-model-20240101"
@@ -128,7 +128,7 @@ async def three_models(
             ),
         ],
     )
-    KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
+    await KeyStore(connect(settings.resolved_database_url())).create(name="t", secret=API_KEY)
     transport = httpx2.ASGITransport(app=create_app(settings))
     async with httpx2.AsyncClient(transport=transport, base_url="http://parley") as raw:
         yield anthropic.AsyncAnthropic(

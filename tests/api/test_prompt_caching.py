@@ -18,28 +18,12 @@ import pytest
 from anthropic.types import Usage
 
 from parley.domain.catalog import DEFAULT_MODEL
-from tests.conftest import MODEL, OTHER_WORKSPACE_KEY, FakeClock
+from tests.factories import cached, manual
+from tests.helpers import MODEL, OTHER_WORKSPACE_KEY, FakeClock
 
 MINIMUM = DEFAULT_MODEL.min_cache_tokens
-COLOURS = ("red", "green", "blue", "amber", "white", "black", "violet")
 QUESTION = [{"role": "user", "content": "Which valve stays closed longest?"}]
 TRANSPORTS = ("create", "stream")
-
-
-def manual(edition: str, rules: int = 45) -> str:
-    """A long, deterministic system prompt (about 14 tokens a rule). The edition comes last,
-    so editions share most of their tokens physically but never a cache entry."""
-    lines = [
-        f"Rule {i}: keep the {COLOURS[i % 7]} valve closed for {i} seconds." for i in range(rules)
-    ]
-    return "\n".join([*lines, f"Edition {edition}."])
-
-
-def cached(text: str, ttl: str | None = None) -> dict[str, Any]:
-    control: dict[str, Any] = {"type": "ephemeral"}
-    if ttl:
-        control["ttl"] = ttl
-    return {"type": "text", "text": text, "cache_control": control}
 
 
 @dataclass(frozen=True)
@@ -203,13 +187,14 @@ def test_an_entry_expires_after_its_ttl_and_is_written_again(
 ) -> None:
     system = [cached(manual(edition))]
     prefix = system_prefix(tokens, manual(edition))
-    send(system=system)
-    clock.advance(299)
-    assert send(system=system).read == prefix  # a hit, which refreshes the TTL
-    clock.advance(299)
-    assert send(system=system).read == prefix
-    clock.advance(301)
-    again = send(system=system)
+    with clock.frozen():
+        send(system=system)
+        clock.advance(299)
+        assert send(system=system).read == prefix  # a hit, which refreshes the TTL
+        clock.advance(299)
+        assert send(system=system).read == prefix
+        clock.advance(301)
+        again = send(system=system)
     assert (again.read, again.write_5m) == (0, prefix)
 
 

@@ -1,9 +1,10 @@
-"""Rate limits: token buckets per organization and model class, the hosted headers, 429 with
-retry-after that the SDK's own retry loop honours, and cache reads outside ITPM."""
+"""Rate limits: token buckets per organization (and workspace) and model class, the hosted
+headers, 429 with retry-after that the SDK's own retry loop honours, and cache reads outside
+ITPM. Generation is not what these test, so a FakeEngine answers: its prompts are one token per
+word (`<user> Which valve? <assistant>` is 4) and its answer is 7 tokens long."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,28 +16,26 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from parley.app import create_app
-from parley.settings import EngineSettings, LimitsSettings, Settings, TierSource
-from parley.store.db import connect
-from parley.store.keys import KeyStore
-from tests.api.test_engine import COUNTING
-from tests.api.test_prompt_caching import cached, manual
-from tests.conftest import ADMIN_KEY, API_KEY, MODEL, free_port, running
+from parley.settings import ClassLimitsSource, LimitsSettings, Settings, TierSource
+from tests.factories import cached, manual
+from tests.fakes import FakeEngine
+from tests.helpers import (
+    ADMIN_KEY,
+    API_KEY,
+    MODEL,
+    OTHER_WORKSPACE_KEY,
+    FrozenClock,
+    create_keys,
+    fake_app,
+    free_port,
+    running,
+    serve,
+)
 
 QUESTION = [{"role": "user", "content": "Which valve?"}]
-
-
-class FrozenClock:
-    """A fake wall clock that stands still until a test moves it: bucket refills are exact."""
-
-    def __init__(self) -> None:
-        self.at = 1_800_000_000.0
-
-    def now(self) -> float:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += seconds
+PROMPT_TOKENS = 4  # <user> Which valve? <assistant>
+ANSWER_TOKENS = 7  # the FakeEngine's scripted answer
+ADMIN = {"x-api-key": ADMIN_KEY}
 
 
 def tier(rpm: int, itpm: int, otpm: int) -> LimitsSettings:
@@ -47,29 +46,19 @@ def tier(rpm: int, itpm: int, otpm: int) -> LimitsSettings:
     )
 
 
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://parley",
-            headers={"x-api-key": API_KEY},
-            timeout=60,
-        ) as raw,
-    ):
-        yield raw
+def limited_app(
+    tmp_path: Path, limits: LimitsSettings, clock: Any, engine: FakeEngine | None = None
+) -> FastAPI:
+    settings = Settings(data_dir=tmp_path, limits=limits)
+    create_keys(settings)
+    return fake_app(settings, engine, clock)
 
 
-def limited_app(tmp_path: Path, limits: LimitsSettings, clock: Any) -> FastAPI:
-    settings = Settings(
-        data_dir=tmp_path,
-        limits=limits,
-        engine=EngineSettings(threads=2, kv_cells=4096, max_sequences=2),
-    )
-    keys = KeyStore(connect(settings.resolved_database_url()))
-    keys.create(name="t", secret=API_KEY)
-    keys.create(name="admin", admin=True, secret=ADMIN_KEY)
-    return create_app(settings, clock=clock)
+async def headroom(raw: httpx.AsyncClient) -> dict[str, int]:
+    """What is left of each of the organization's default-class limits."""
+    listing = await raw.get("/v1/organizations/rate_limits", headers=ADMIN)
+    (group,) = listing.json()["data"]
+    return {limit["type"]: limit["remaining"] for limit in group["limits"]}
 
 
 @pytest.fixture()
@@ -92,8 +81,9 @@ async def test_every_response_carries_the_limits_and_what_is_left(
 ) -> None:
     counted = {"model": MODEL, "messages": QUESTION}
     prompt = (await tiny.post("/v1/messages/count_tokens", json=counted)).json()
+    assert prompt["input_tokens"] == PROMPT_TOKENS
     response = await tiny.post("/v1/messages", json=body())
-    output = response.json()["usage"]["output_tokens"]
+    assert response.json()["usage"]["output_tokens"] == 2
     headers = response.headers
     reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.at + 20))
     assert {k: v for k, v in headers.items() if k.startswith("anthropic-ratelimit-requests")} == {
@@ -102,15 +92,10 @@ async def test_every_response_carries_the_limits_and_what_is_left(
         "anthropic-ratelimit-requests-reset": reset,
     }
     assert headers["anthropic-ratelimit-input-tokens-limit"] == "3000"
-    assert headers["anthropic-ratelimit-input-tokens-remaining"] == str(
-        3000 - prompt["input_tokens"]
-    )
+    assert headers["anthropic-ratelimit-input-tokens-remaining"] == "2996"  # 3000 - 4
     assert headers["anthropic-ratelimit-output-tokens-remaining"] == "99"  # 1 held at admission
     assert headers["anthropic-ratelimit-tokens-remaining"] == "99"  # the tighter of the two
-    after = await tiny.get("/v1/organizations/rate_limits", headers={"x-api-key": ADMIN_KEY})
-    (group,) = after.json()["data"]
-    left = {limit["type"]: limit["remaining"] for limit in group["limits"]}
-    assert left["output_tokens_per_minute"] == 100 - output  # settled to the real output
+    assert (await headroom(tiny))["output_tokens_per_minute"] == 98  # settled to the real 2
 
 
 async def test_the_request_over_the_limit_gets_a_429_with_a_sufficient_retry_after(
@@ -132,18 +117,23 @@ async def test_the_request_over_the_limit_gets_a_429_with_a_sufficient_retry_aft
 async def test_cache_reads_do_not_count_toward_input_tokens_per_minute(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
+    text = manual("limits", rules=60)  # 602 words: over the packaged model's 512 minimum
+    system = [cached(text)]
+    written = 1 + len(text.split())  # <system> and the words, up to the breakpoint
     app = limited_app(tmp_path, tier(rpm=100, itpm=1500, otpm=1000), clock)
     async for raw in serve(app):
-        system = [cached(manual("limits"))]
         first = await raw.post("/v1/messages", json=body(system=system))
-        written = first.json()["usage"]["cache_creation_input_tokens"]
-        assert written > 512
-        left = int(first.headers["anthropic-ratelimit-input-tokens-remaining"])
+        assert first.json()["usage"]["cache_creation_input_tokens"] == written
+        left = 1500 - written - PROMPT_TOKENS
+        assert first.headers["anthropic-ratelimit-input-tokens-remaining"] == str(left)
         second = await raw.post("/v1/messages", json=body(system=system))
         usage = second.json()["usage"]
-        assert usage["cache_read_input_tokens"] == written
-        assert int(second.headers["anthropic-ratelimit-input-tokens-remaining"]) == (
-            left - usage["input_tokens"]
+        assert (usage["cache_read_input_tokens"], usage["input_tokens"]) == (
+            written,
+            PROMPT_TOKENS,
+        )
+        assert second.headers["anthropic-ratelimit-input-tokens-remaining"] == str(
+            left - PROMPT_TOKENS
         )
 
 
@@ -169,32 +159,24 @@ def test_the_sdk_retries_after_a_429_and_succeeds(tmp_path: Path) -> None:
             messages=QUESTION,  # type: ignore[arg-type]
         )
         assert response.retries_taken >= 1
-        assert response.parse().usage.output_tokens >= 1
+        assert response.parse().usage.output_tokens == 2
 
 
 async def test_a_request_the_engine_refuses_with_529_uses_no_limit(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path,
-        limits=tier(rpm=10, itpm=100_000, otpm=10_000),
-        engine=EngineSettings(threads=1, kv_cells=4096, max_sequences=1, queue_limit=1),
-    )
-    keys = KeyStore(connect(settings.resolved_database_url()))
-    keys.create(name="t", secret=API_KEY)
-    keys.create(name="admin", admin=True, secret=ADMIN_KEY)
-    async for raw in serve(create_app(settings, clock=clock)):
-        long = body(max_tokens=300, temperature=0, messages=COUNTING)  # runs for seconds
-        running = asyncio.create_task(raw.post("/v1/messages", json=long))
-        await asyncio.sleep(0.3)  # the decode thread has taken it from the queue
-        queued = asyncio.create_task(raw.post("/v1/messages", json=long))
-        await asyncio.sleep(0.3)
-        assert (await raw.post("/v1/messages", json=long)).status_code == 529
-        listing = await raw.get("/v1/organizations/rate_limits", headers={"x-api-key": ADMIN_KEY})
-        (group,) = listing.json()["data"]
-        left = {limit["type"]: limit["remaining"] for limit in group["limits"]}
-        assert left["requests_per_minute"] == 8  # the two that were queued, not the third
-        await running, await queued
+    engine = FakeEngine()
+    app = limited_app(tmp_path, tier(rpm=10, itpm=100_000, otpm=10_000), clock, engine)
+    async for raw in serve(app):
+        assert (await raw.post("/v1/messages", json=body())).status_code == 200
+        engine.overloaded = True
+        refused = await raw.post("/v1/messages", json=body())
+        assert refused.status_code == 529
+        assert await headroom(raw) == {
+            "requests_per_minute": 9,
+            "input_tokens_per_minute": 100_000 - PROMPT_TOKENS,
+            "output_tokens_per_minute": 10_000 - 2,
+        }  # the first request's, and nothing of the refused one's
 
 
 async def test_an_organization_over_its_monthly_cap_is_refused_until_next_month(
@@ -205,7 +187,8 @@ async def test_an_organization_over_its_monthly_cap_is_refused_until_next_month(
         default_tier="capped",
     )
     async for raw in serve(limited_app(tmp_path, limits, clock)):
-        assert (await raw.post("/v1/messages", json=body())).status_code == 200  # > $0.000001
+        first = await raw.post("/v1/messages", json=body())
+        assert first.status_code == 200  # 4 input and 2 output tokens: $0.0000014
         refused = await raw.post("/v1/messages", json=body())
         assert refused.status_code == 429
         error = refused.json()["error"]
@@ -213,3 +196,33 @@ async def test_an_organization_over_its_monthly_cap_is_refused_until_next_month(
         assert "2027-02-01" in error["message"]  # the clock stands in January 2027
         assert refused.headers["x-should-retry"] == "false"
         assert "retry-after" not in refused.headers
+
+
+async def test_reserve_mode_takes_max_tokens_at_admission_and_returns_the_unused_part(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    limits = tier(rpm=10, itpm=100_000, otpm=100).model_copy(update={"otpm": "reserve"})
+    async for raw in serve(limited_app(tmp_path, limits, clock)):
+        response = await raw.post("/v1/messages", json=body(max_tokens=30))
+        assert response.json()["usage"]["output_tokens"] == ANSWER_TOKENS
+        assert response.headers["anthropic-ratelimit-output-tokens-remaining"] == "70"
+        assert (await headroom(raw))["output_tokens_per_minute"] == 100 - ANSWER_TOKENS
+
+
+async def test_a_workspace_over_its_own_limit_is_refused_while_its_organization_is_not(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    other = create_keys(settings)[OTHER_WORKSPACE_KEY].workspace_id
+    workspaces = {other: ClassLimitsSource(rpm=1)}
+    limits = tier(rpm=100, itpm=100_000, otpm=10_000).model_copy(update={"workspaces": workspaces})
+    app = fake_app(Settings(data_dir=tmp_path, limits=limits), clock=clock)
+    async for raw in serve(app, key=OTHER_WORKSPACE_KEY):
+        admitted = await raw.post("/v1/messages", json=body())
+        assert admitted.status_code == 200
+        assert admitted.headers["anthropic-ratelimit-requests-limit"] == "1"  # the tighter
+        refused = await raw.post("/v1/messages", json=body())
+        assert (refused.status_code, refused.headers["retry-after"]) == (429, "60")
+        default = await raw.post("/v1/messages", json=body(), headers={"x-api-key": API_KEY})
+        assert default.status_code == 200
+        assert (await headroom(raw))["requests_per_minute"] == 98  # the refusal took none

@@ -19,7 +19,7 @@ from anthropic.types import Message, RawMessageStreamEvent
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
-from tests.conftest import API_KEY, MODEL
+from tests.helpers import API_KEY, MODEL
 
 # counting has wide logit margins, so greedy answers agree across KV-cache layouts (docs/engine.md)
 STORY = [{"role": "user", "content": "Count from 1 to 100, separated by commas."}]

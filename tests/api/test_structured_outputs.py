@@ -10,46 +10,11 @@ import anthropic
 import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from tests.conftest import MODEL
+from tests.factories import object_schemas
+from tests.helpers import MODEL
 
 QUESTION = [{"role": "user", "content": "Describe a city you like."}]
-
-leaf = st.one_of(
-    st.just({"type": "integer"}),
-    st.just({"type": "boolean"}),
-    st.just({"type": "string", "maxLength": 12}),
-    st.lists(
-        st.sampled_from(["red", "green", "blue", "amber"]), min_size=1, max_size=3, unique=True
-    ).map(lambda values: {"enum": values}),
-    st.just({"type": "array", "items": {"type": "integer"}, "maxItems": 3}),
-    st.tuples(st.integers(-50, 50), st.integers(0, 200)).map(
-        lambda bounds: {"type": "integer", "minimum": bounds[0], "maximum": bounds[0] + bounds[1]}
-    ),
-    st.just({"type": "number", "exclusiveMinimum": 0, "maximum": 600000}),
-    st.just({"type": ["integer", "null"], "exclusiveMaximum": -3}),
-)
-
-
-@st.composite
-def object_schemas(draw: st.DrawFn) -> dict[str, Any]:
-    names = draw(
-        st.lists(
-            st.sampled_from(["city", "rank", "open", "tags", "colour"]),
-            min_size=1,
-            max_size=3,
-            unique=True,
-        )
-    )
-    properties = {name: draw(leaf) for name in names}
-    required = draw(st.lists(st.sampled_from(names), unique=True))
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": False,
-    }
 
 
 def ask(client: anthropic.Anthropic, schema: dict[str, Any]) -> anthropic.types.Message:

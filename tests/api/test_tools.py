@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests.api.test_structured_outputs import object_schemas
-from tests.conftest import MODEL
+from tests.factories import object_schemas
+from tests.helpers import MODEL
 
 WEATHER = {
     "name": "get_weather",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.settings import EngineSettings, ModelSource, Settings
+from parley.settings import EngineSettings, LimitsSettings, ModelSource, Settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CONFIGURATION = (DOCS / "configuration.md").read_text()
@@ -25,6 +25,12 @@ def test_every_engine_setting_is_documented_with_its_variable(name: str) -> None
     assert f"`PARLEY_ENGINE__{name.upper()}`" in CONFIGURATION
 
 
+@pytest.mark.parametrize("name", sorted(LimitsSettings.model_fields))
+def test_every_limits_setting_is_documented_with_its_variable(name: str) -> None:
+    assert f"`{name}`" in CONFIGURATION
+    assert f"`PARLEY_LIMITS__{name.upper()}`" in CONFIGURATION
+
+
 @pytest.mark.parametrize("name", sorted(ModelSource.model_fields))
 def test_every_model_source_key_is_documented(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
@@ -32,7 +38,15 @@ def test_every_model_source_key_is_documented(name: str) -> None:
 
 @pytest.mark.parametrize(
     "page",
-    ["configuration.md", "messages.md", "engine.md", "caching.md", "limits.md", "metering.md"],
+    [
+        "architecture.md",
+        "configuration.md",
+        "messages.md",
+        "engine.md",
+        "caching.md",
+        "limits.md",
+        "metering.md",
+    ],
 )
 def test_the_readme_links_each_docs_page(page: str) -> None:
     readme = (DOCS.parent / "README.md").read_text()

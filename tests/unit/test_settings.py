@@ -111,6 +111,24 @@ def test_a_nested_engine_variable_merges_with_the_files_engine_table(
     assert (engine.threads, engine.kv_cells) == (3, 1024)
 
 
+def test_limits_variables_set_the_otpm_mode_and_a_workspaces_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PARLEY_LIMITS__OTPM", "reserve")
+    monkeypatch.setenv("PARLEY_LIMITS__WORKSPACES", '{"wrkspc_01a": {"rpm": 60}}')
+    limits = load_settings(None).limits
+    assert limits.otpm == "reserve"
+    assert {k: v.model_dump() for k, v in limits.workspaces.items()} == {
+        "wrkspc_01a": {"rpm": 60, "itpm": None, "otpm": None}
+    }
+
+
+def test_an_unknown_otpm_mode_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARLEY_LIMITS__OTPM", "eventually")
+    with pytest.raises(ValidationError):
+        load_settings(None)
+
+
 def test_database_url_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path).resolved_database_url() == f"sqlite:///{tmp_path}/parley.db"
 

@@ -9,7 +9,6 @@ from bisect import bisect_right
 from collections.abc import AsyncIterator, Sequence
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
 
 from parley.domain.ports import (
     EngineEvent,
@@ -20,7 +19,7 @@ from parley.domain.ports import (
 )
 from parley.domain.prompt import Conversation
 from parley.engine.llama.chat import ChatTemplate
-from parley.engine.llama.grammar import closed_by, json_grammar
+from parley.engine.llama.grammar import Grammars, grammars_for
 from parley.engine.llama.model import ContextShape, LlamaModel
 from parley.engine.llama.scheduler import Scheduler, SchedulerLimits
 from parley.engine.llama.stats import EngineStats
@@ -110,14 +109,10 @@ class LlamaEngine:
             piece = self._pieces[token] = self._model.token_text(token, special=True)
         return piece
 
-    def json_grammar(self, schema: dict[str, Any], field: str) -> str:
-        return json_grammar(schema, field)
-
-    def call_grammar(self, schema: dict[str, Any], closing: str) -> str:
-        return closed_by(json_grammar(schema, "tools"), closing)
-
     def generate(self, request: GenerateRequest) -> LlamaStream:
-        return LlamaStream(self._scheduler, request)
+        """Compiles the request's constraints first: a schema that cannot be enforced is a
+        400 before anything is queued."""
+        return LlamaStream(self._scheduler, request, grammars_for(request))
 
     async def close(self) -> None:
         await asyncio.to_thread(self._scheduler.stop)
@@ -132,14 +127,14 @@ class LlamaStream:
 
     FLUSH_SECONDS = 0.02
 
-    def __init__(self, scheduler: Scheduler, request: GenerateRequest) -> None:
+    def __init__(self, scheduler: Scheduler, request: GenerateRequest, grammars: Grammars) -> None:
         self._loop = asyncio.get_running_loop()
         self._events: asyncio.Queue[EngineEvent | BaseException] = asyncio.Queue()
         self._pending: list[EngineEvent | BaseException] = []
         self._lock = threading.Lock()
         self._flushed_at: float | None = None
         self._done = False
-        self._sequence = scheduler.submit(request, self._emit)
+        self._job = scheduler.submit(request, grammars, self._emit)
 
     def _emit(self, event: EngineEvent | BaseException) -> None:
         """Runs on the decode thread."""
@@ -154,7 +149,7 @@ class LlamaStream:
         try:
             self._loop.call_soon_threadsafe(self._deliver)
         except RuntimeError:  # the loop has closed: nobody is listening any more
-            self._sequence.cancel()
+            self._job.cancel()
 
     def _deliver(self) -> None:
         with self._lock:
@@ -177,4 +172,4 @@ class LlamaStream:
 
     async def aclose(self) -> None:
         self._done = True
-        self._sequence.cancel()
+        self._job.cancel()

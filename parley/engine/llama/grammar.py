@@ -1,9 +1,11 @@
 """JSON Schema -> a GBNF grammar for llama.cpp's grammar sampler (llama-cpp-python's
-converter, taught numeric bounds), so constrained output is valid JSON that matches the schema."""
+converter, taught numeric bounds), so constrained output is valid JSON that matches the schema;
+and a request's constraints -> the grammars its job decodes under."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from llama_cpp.llama_grammar import (
@@ -13,6 +15,7 @@ from llama_cpp.llama_grammar import (
     SchemaConverter,
 )
 
+from parley.domain.ports import GenerateRequest
 from parley.engine.llama.ranges import bounded_number
 from parley.errors import InvalidRequestError
 
@@ -82,3 +85,34 @@ def json_grammar(schema: dict[str, Any], field: str) -> str:
 def closed_by(grammar: str, closing: str) -> str:
     """The grammar's JSON followed by a literal (a tool call's closing tag)."""
     return grammar.replace("root ::=", "call ::=", 1) + f"\nroot ::= call {json.dumps(closing)}\n"
+
+
+@dataclass(frozen=True)
+class CallGrammar:
+    """The rest of a tool call is decoded under `grammar` once the text ends with `opening`."""
+
+    opening: bytes
+    grammar: str
+
+
+@dataclass(frozen=True)
+class Grammars:
+    """A request's constraints, compiled: `output` for the whole output, `call` for a tool
+    call the model begins on its own."""
+
+    output: str | None = None
+    call: CallGrammar | None = None
+
+
+def grammars_for(request: GenerateRequest) -> Grammars:
+    """Raises InvalidRequestError, naming the constraint's field, for a schema that cannot be
+    enforced."""
+    answer, tool_call = request.answer, request.tool_call
+    output = None if answer is None else json_grammar(answer.schema, answer.field)
+    if tool_call is None:
+        return Grammars(output)
+    if not tool_call.opening:
+        raise ValueError("a tool call's opening tag cannot be empty")
+    arguments = json_grammar(tool_call.arguments.schema, tool_call.arguments.field)
+    call = CallGrammar(tool_call.opening.encode(), closed_by(arguments, tool_call.closing))
+    return Grammars(output, call)

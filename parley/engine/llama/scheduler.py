@@ -1,48 +1,38 @@
-"""The decode loop: one thread per model batches every running sequence into each llama_decode.
+"""The decode loop: one thread per model batches every running job into each llama_decode.
 
-Each step gives every decoding sequence one token, then fills the rest of the batch with chunks
-of waiting prompts, so a long prompt never freezes the streams already running.
+Each step gives every decoding job one token, then fills the rest of the batch with chunks of
+waiting prompts, so a long prompt never freezes the streams already running.
 
-KV cells are budgeted: a sequence is admitted only when its own need (prompt + max_tokens,
-capped by the context window, less the prefix it shares from the cache) fits beside the cached
-prefixes and the other sequences' needs; least recently used prefixes are evicted to make room.
-A decode can then never run out of cache mid-answer.
+KV cells are budgeted: a job is admitted only when its own need (prompt + max_tokens, capped by
+the context window, less the prefix it shares from the cache) fits beside the cached prefixes
+and the other jobs' needs; least recently used prefixes are evicted to make room. A decode can
+then never run out of cache mid-answer.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 import llama_cpp as llama
-import numpy as np
-import numpy.typing as npt
 
-from parley.domain.ports import EndReason, EngineEvent, GenerateRequest, GenerationEnd, TokenOut
-from parley.domain.tools import CALL_OPEN
+from parley.domain.ports import EndReason, GenerateRequest, GenerationEnd, TokenOut
+from parley.engine.llama.grammar import CallGrammar, Grammars
+from parley.engine.llama.job import Emit, Job
+from parley.engine.llama.kv_cells import KvCells
 from parley.engine.llama.model import LlamaModel
-from parley.engine.llama.prefix_cache import (
-    Change,
-    Evicted,
-    Match,
-    Node,
-    PrefixCache,
-    Remove,
-    Share,
-)
+from parley.engine.llama.prefix_cache import Change, Evicted, Match, PrefixCache, Remove, Share
+from parley.engine.llama.sampler import free_sampler, make_sampler
 from parley.engine.llama.snapshots import Snapshot, SnapshotStore
 from parley.engine.llama.stats import EngineStats
 from parley.errors import InternalServerError, OverloadedError
 
-Emit = Callable[[EngineEvent | BaseException], None]
 log = logging.getLogger(__name__)
 
 
@@ -55,67 +45,15 @@ class SchedulerLimits:
     idle_prefix_cells: int = 0
 
 
-SNAPSHOT_MIN_TOKENS = 256  # shorter prefixes recompute faster than a snapshot restores
-
-
-def _pointer(state: npt.NDArray[np.uint8]) -> ctypes._Pointer[ctypes.c_uint8]:
-    return state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
-
-
 @dataclass(frozen=True)
 class Plan:
-    """How a sequence starts: `reused` prompt tokens from the KV tree (`match`) or from a
-    host-RAM `snapshot`, and the KV cells it reserves (`need`)."""
+    """How a job starts: `reused` prompt tokens from the KV tree (`match`) or from a host-RAM
+    `snapshot`, and the KV cells it reserves (`need`)."""
 
     reused: int
     need: int
     snapshot: Snapshot | None
     match: Match | None = None
-
-
-@dataclass(eq=False)
-class Sequence:
-    request: GenerateRequest
-    emit: Emit
-    tokens: list[int]
-    cancelled: bool = False
-    seq_id: int = -1
-    need: int = 0
-    n_past: int = 0
-    reused: int = 0
-    generated: int = 0
-    pending: int | None = None
-    logits_index: int = -1
-    sampler: Any = None
-    locked: Node | None = None
-    tail: bytes = b""  # the text's last bytes, to see a tool call begin
-    prompt_length: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.prompt_length = len(self.tokens)
-
-    def cancel(self) -> None:
-        """Called from any thread; the scheduler frees the sequence at its next step."""
-        self.cancelled = True
-
-
-def _make_sampler(request: GenerateRequest, base_seed: int, vocab: Any) -> Any:
-    chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
-    if request.grammar is not None:  # first: it masks every token the grammar forbids
-        grammar = llama.llama_sampler_init_grammar(vocab, request.grammar.encode(), b"root")
-        llama.llama_sampler_chain_add(chain, grammar)
-    sampling = request.sampling
-    if sampling.temperature <= 0:
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_greedy())
-        return chain
-    if sampling.top_k:
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_top_k(sampling.top_k))
-    if sampling.top_p is not None and sampling.top_p < 1.0:
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_top_p(sampling.top_p, 1))
-    llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_temp(sampling.temperature))
-    seed = base_seed or secrets.randbits(32)
-    llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_dist(seed))
-    return chain
 
 
 class Scheduler:
@@ -135,8 +73,9 @@ class Scheduler:
         self._seed = seed
         self._cache = PrefixCache()
         self._snapshots = SnapshotStore(limits.snapshot_bytes)
-        self._waiting: deque[Sequence] = deque()
-        self._running: list[Sequence] = []
+        self._cells = KvCells(model)
+        self._waiting: deque[Job] = deque()
+        self._running: list[Job] = []
         self._free_ids = list(range(model.shape.sequence_ids))
         self._reserved = 0
         self._wake = threading.Condition()
@@ -154,29 +93,20 @@ class Scheduler:
         self._thread.join()
         llama.llama_batch_free(self._batch)
 
-    def submit(self, request: GenerateRequest, emit: Emit) -> Sequence:
-        sequence = Sequence(request=request, emit=emit, tokens=list(request.prompt))
+    def submit(self, request: GenerateRequest, grammars: Grammars, emit: Emit) -> Job:
+        job = Job(request, emit, list(request.prompt), grammars.output, grammars.call)
         with self._wake:
             if len(self._waiting) >= self._limits.queue_limit:
                 self._stats.rejected.inc()
                 raise OverloadedError("Overloaded", headers={"x-should-retry": "true"})
-            self._waiting.append(sequence)
+            self._waiting.append(job)
             self._wake.notify()
-        return sequence
+        return job
 
     @property
     def load(self) -> tuple[int, int]:
         """(waiting, running): a snapshot read without the lock, for tests and health."""
         return len(self._waiting), len(self._running)
-
-    def cached_length(self, tenant: str, tokens: list[int]) -> int:
-        """How much of `tokens` the physical cache holds for `tenant` (a snapshot)."""
-        with self._wake:
-            return self._cache.cached_length(tenant, tokens)
-
-    def pin(self, tenant: str, tokens: list[int], seconds: float) -> int:
-        with self._wake:
-            return self._cache.pin(tenant, tokens, time.monotonic() + seconds)
 
     def _loop(self) -> None:
         while True:
@@ -200,12 +130,12 @@ class Scheduler:
 
     def _fail_everything(self, error: InternalServerError) -> None:
         with self._wake:
-            sequences = [*self._running, *self._waiting]
+            jobs = [*self._running, *self._waiting]
             self._waiting.clear()
-        for sequence in sequences:
-            sequence.emit(error)
-            if sequence.seq_id >= 0:
-                self._finish(sequence, keep=False)
+        for job in jobs:
+            job.emit(error)
+            if job.seq_id >= 0:
+                self._finish(job, keep=False)
 
     def _schedule(self) -> None:
         """Under the lock: drop cancelled waiters, expire idle prefixes, admit what fits."""
@@ -223,10 +153,10 @@ class Scheduler:
                 return  # first come, first served: no overtaking, so no starvation
             self._waiting.popleft()
 
-    def _admit(self, sequence: Sequence, now: float) -> bool:
-        tenant, tokens = sequence.request.tenant, sequence.tokens
-        last = sequence.prompt_length - 1  # the last prompt token is always computed: logits
-        total = min(sequence.prompt_length + sequence.request.max_tokens, self._context_window)
+    def _admit(self, job: Job, now: float) -> bool:
+        tenant, tokens = job.request.tenant, job.tokens
+        last = job.prompt_length - 1  # the last prompt token is always computed: logits
+        total = min(job.prompt_length + job.request.max_tokens, self._context_window)
         match = self._cache.match(tenant, tokens, now)
         snapshot_length, snapshot = self._snapshots.best(tenant, tokens)
         if snapshot is not None and min(snapshot_length, last) > match.length + 64:
@@ -241,80 +171,67 @@ class Scheduler:
                 self._cache.lock(locked)
             self._shed_idle(now)
             if self._make_room(plan.need, now):
-                self._start(sequence, plan)
+                self._start(job, plan)
                 return True
             if locked is not None:
                 self._cache.unlock(locked)
         return False
 
     def _shed_idle(self, now: float) -> None:
-        """Moves cached prefixes that no running sequence uses to host RAM, least recently used
+        """Moves cached prefixes that no running job uses to host RAM, least recently used
         first, down to `idle_prefix_cells`. llama.cpp attends over every cell up to the highest
-        one in use, so resident idle prefixes slow every other sequence's prefill and decode;
+        one in use, so resident idle prefixes slow every other job's prefill and decode;
         a snapshot restores in milliseconds when its prefix comes back."""
         while self._cache.cells > self._limits.idle_prefix_cells:
             evicted = self._cache.evict_one(now)
             if evicted is None:
-                return  # what is left is shared with running sequences
+                return  # what is left is shared with running jobs
             self._evict(evicted, keep_snapshot=True)
 
     def _make_room(self, need: int, now: float) -> bool:
-        while not self._free_ids or self._cache.cells + self._reserved + need > self._capacity():
+        capacity = self._model.shape.kv_cells
+        while not self._free_ids or self._cache.cells + self._reserved + need > capacity:
             evicted = self._cache.evict_one(now)
             if evicted is None:
                 return False
             self._evict(evicted, keep_snapshot=True)
         return True
 
-    def _capacity(self) -> int:
-        return self._model.shape.kv_cells
-
     def _evict(self, evicted: Evicted, *, keep_snapshot: bool) -> None:
         """Applies an eviction; capacity evictions of long prefixes go to host RAM first."""
-        if keep_snapshot and self._worth_saving(evicted):
+        tenant, tokens = evicted.tenant, evicted.tokens
+        if keep_snapshot and self._snapshots.worth_keeping(tenant, tokens, evicted.dropped):
             self._save(evicted)
         self._apply(evicted.change)
         self._stats.prefix_evictions.inc()
 
-    def _worth_saving(self, evicted: Evicted) -> bool:
-        """Long enough to beat recomputing, and not already in RAM but for a short tail (a
-        prefix restored from a snapshot, to which one question and answer were added)."""
-        if evicted.dropped < SNAPSHOT_MIN_TOKENS:
-            return False
-        covered, _ = self._snapshots.best(evicted.tenant, evicted.tokens)
-        return len(evicted.tokens) - covered >= SNAPSHOT_MIN_TOKENS
-
     def _save(self, evicted: Evicted) -> None:
-        ctx = self._model.ctx
-        size = llama.llama_state_seq_get_size(ctx, evicted.seq)
+        size = self._cells.state_size(evicted.seq)
         if size > self._limits.snapshot_bytes:
             return
-        state = np.empty(size, dtype=np.uint8)
         with self._unlocked():
-            written = llama.llama_state_seq_get_data(ctx, _pointer(state), size, evicted.seq)
-        if written:
-            self._snapshots.put(evicted.tenant, evicted.tokens, state[:written])
+            state = self._cells.copy_out(evicted.seq, size)
+        if state is not None:
+            self._snapshots.put(evicted.tenant, evicted.tokens, state)
 
-    def _start(self, sequence: Sequence, plan: Plan) -> None:
-        sequence.seq_id = self._free_ids.pop()
-        sequence.sampler = _make_sampler(sequence.request, self._seed, self._model.vocab)
-        if sequence.request.call_grammar is not None:  # a prefill may have opened the call
-            last = sequence.tokens[-8:]
+    def _start(self, job: Job, plan: Plan) -> None:
+        job.seq_id = self._free_ids.pop()
+        job.sampler = self._sampler(job)
+        if job.call is not None:  # a prefill may have opened the call
+            last = job.tokens[-len(job.call.opening) :]  # a token has 1 byte or more
             text = b"".join(self._model.token_text(t, special=True) for t in last)
-            self._watch_call(sequence, text)
-        sequence.need = plan.need
+            self._watch_call(job, job.call, text)
+        job.need = plan.need
         reused = plan.reused
         if plan.snapshot is not None:
-            reused = self._restore(plan.snapshot, sequence.seq_id, reused)
+            reused = self._restore(plan.snapshot, job.seq_id, reused)
         elif reused > 0 and plan.match is not None:
-            sequence.locked = plan.match.node  # locked by _admit; unlocked in _finish
-            llama.llama_memory_seq_cp(
-                self._model.memory, plan.match.seq, sequence.seq_id, 0, reused
-            )
-        sequence.n_past = sequence.reused = reused
+            job.locked = plan.match.node  # locked by _admit; unlocked in _finish
+            self._cells.apply([Share(plan.match.seq, job.seq_id, reused)])
+        job.n_past = job.reused = reused
         self._stats.prefix_lookup(reused, from_ram=plan.snapshot is not None)
         self._reserved += plan.need
-        self._running.append(sequence)
+        self._running.append(job)
 
     @contextmanager
     def _unlocked(self) -> Iterator[None]:
@@ -329,134 +246,124 @@ class Scheduler:
 
     def _restore(self, snapshot: Snapshot, seq_id: int, reused: int) -> int:
         """Loads a snapshot into `seq_id` and keeps its first `reused` cells; 0 if it failed."""
-        memory = self._model.memory
-        size = len(snapshot.state)
         with self._unlocked():
-            loaded = llama.llama_state_seq_set_data(
-                self._model.ctx, _pointer(snapshot.state), size, seq_id
-            )
-        if loaded == 0:
-            llama.llama_memory_seq_rm(memory, seq_id, -1, -1)
-            return 0
-        llama.llama_memory_seq_rm(memory, seq_id, reused, -1)
-        return reused
+            loaded = self._cells.copy_in(snapshot.state, seq_id)
+        kept = reused if loaded else 0
+        self._cells.apply([Remove(seq_id, kept)])
+        return kept
 
     def _apply(self, change: Change) -> None:
-        memory = self._model.memory
-        for op in change.ops:
-            if isinstance(op, Remove):
-                llama.llama_memory_seq_rm(memory, op.seq, op.start, op.end)
-            elif isinstance(op, Share):
-                llama.llama_memory_seq_cp(memory, op.source, op.target, 0, op.length)
+        self._cells.apply(change.ops)
         self._free_ids.extend(change.freed)
 
-    def _finish(self, sequence: Sequence, *, keep: bool = True) -> None:
-        """Keeps what the sequence computed as a cached prefix, and releases its budget."""
+    def _finish(self, job: Job, *, keep: bool = True) -> None:
+        """Keeps what the job computed as a cached prefix, and releases its budget."""
         with self._wake:
-            self._running.remove(sequence)
-            self._reserved -= sequence.need
-            llama.llama_sampler_free(sequence.sampler)
-            if sequence.locked is not None:
-                self._cache.unlock(sequence.locked)
-            in_cache = sequence.tokens[: sequence.n_past] if keep else []
+            self._running.remove(job)
+            self._reserved -= job.need
+            free_sampler(job.sampler)
+            if job.locked is not None:
+                self._cache.unlock(job.locked)
+            in_cache = job.tokens[: job.n_past] if keep else []
             if in_cache:
-                tenant, now = sequence.request.tenant, time.monotonic()
-                self._apply(self._cache.insert(tenant, in_cache, sequence.seq_id, now))
-                for length, seconds in sequence.request.pins:
+                tenant, now = job.request.tenant, time.monotonic()
+                self._apply(self._cache.insert(tenant, in_cache, job.seq_id, now))
+                for length, seconds in job.request.pins:
                     if length <= len(in_cache):  # the logical entries' TTLs keep them warm
                         self._cache.pin(tenant, in_cache[:length], now + seconds)
             else:
-                llama.llama_memory_seq_rm(self._model.memory, sequence.seq_id, -1, -1)
-                self._free_ids.append(sequence.seq_id)
-            sequence.seq_id = -1
+                self._cells.apply([Remove(job.seq_id, 0)])
+                self._free_ids.append(job.seq_id)
+            job.seq_id = -1
 
-    def _watch_call(self, sequence: Sequence, piece: bytes) -> None:
+    def _sampler(self, job: Job) -> Any:
+        return make_sampler(job.grammar, job.request.sampling, self._seed, self._model.vocab)
+
+    def _watch_call(self, job: Job, call: CallGrammar, piece: bytes) -> None:
         """Once the text ends with a tool call's opening tag, the rest of the call is decoded
         under the call grammar (valid JSON for one of the tools, then the closing tag)."""
-        sequence.tail = (sequence.tail + piece)[-32:]
-        request = sequence.request
-        if request.call_grammar is None or not sequence.tail.endswith(CALL_OPEN.encode()):
+        job.tail = (job.tail + piece)[-len(call.opening) :]
+        if job.tail != call.opening:
             return
-        llama.llama_sampler_free(sequence.sampler)
-        constrained = replace(request, grammar=request.call_grammar, call_grammar=None)
-        sequence.request = constrained
-        sequence.sampler = _make_sampler(constrained, self._seed, self._model.vocab)
+        free_sampler(job.sampler)
+        job.grammar, job.call = call.grammar, None
+        job.sampler = self._sampler(job)
 
     def _step(self) -> None:
-        for sequence in [s for s in self._running if s.cancelled]:
-            self._finish(sequence)
+        for job in [s for s in self._running if s.cancelled]:
+            self._finish(job)
         if not self._running:
             return
         started = time.perf_counter()
         self._batch.n_tokens = 0
         budget = self._model.shape.batch_tokens
-        stepped: list[Sequence] = []
-        for sequence in self._running:
-            if sequence.pending is not None:
-                sequence.logits_index = self._add(sequence.pending, sequence, True)
-                sequence.pending = None
-                stepped.append(sequence)
+        stepped: list[Job] = []
+        for job in self._running:
+            if job.pending is not None:
+                job.logits_index = self._add(job.pending, job, True)
+                job.pending = None
+                stepped.append(job)
                 budget -= 1
         decoded = len(stepped)
-        for sequence in self._running:
-            remaining = sequence.prompt_length - sequence.n_past
-            if budget <= 0 or sequence.logits_index >= 0 or remaining <= 0:
+        for job in self._running:
+            remaining = job.prompt_length - job.n_past
+            if budget <= 0 or job.logits_index >= 0 or remaining <= 0:
                 continue
             chunk = min(budget, remaining)
             for _ in range(chunk):
-                last = sequence.n_past == sequence.prompt_length - 1
-                index = self._add(sequence.tokens[sequence.n_past], sequence, last)
+                last = job.n_past == job.prompt_length - 1
+                index = self._add(job.tokens[job.n_past], job, last)
                 if last:
-                    sequence.logits_index = index
-                    stepped.append(sequence)
+                    job.logits_index = index
+                    stepped.append(job)
             budget -= chunk
         prefilled = int(self._batch.n_tokens) - decoded
         if llama.llama_decode(self._model.ctx, self._batch) != 0:
-            for sequence in list(self._running):
-                sequence.emit(InternalServerError("the model failed to decode this request"))
-                self._finish(sequence, keep=False)
+            for job in list(self._running):
+                job.emit(InternalServerError("the model failed to decode this request"))
+                self._finish(job, keep=False)
             return
         self._stats.step(decoded, prefilled, time.perf_counter() - started)
-        for sequence in stepped:
-            self._sample(sequence)
+        for job in stepped:
+            self._sample(job)
 
-    def _add(self, token: int, sequence: Sequence, logits: bool) -> int:
+    def _add(self, token: int, job: Job, logits: bool) -> int:
         batch = self._batch
         index = int(batch.n_tokens)
         batch.token[index] = token
-        batch.pos[index] = sequence.n_past
+        batch.pos[index] = job.n_past
         batch.n_seq_id[index] = 1
-        batch.seq_id[index][0] = sequence.seq_id
+        batch.seq_id[index][0] = job.seq_id
         batch.logits[index] = logits
         batch.n_tokens = index + 1
-        sequence.n_past += 1
+        job.n_past += 1
         return index
 
-    def _sample(self, sequence: Sequence) -> None:
-        if sequence.request.max_tokens == 0:  # a cache pre-warm: the prompt is in, stop here
-            sequence.logits_index = -1
-            sequence.emit(GenerationEnd("max_tokens", reused_tokens=sequence.reused))
-            self._finish(sequence)
+    def _sample(self, job: Job) -> None:
+        if job.request.max_tokens == 0:  # a cache pre-warm: the prompt is in, stop here
+            job.logits_index = -1
+            job.emit(GenerationEnd("max_tokens", reused_tokens=job.reused))
+            self._finish(job)
             return
         ctx = self._model.ctx
-        token = int(llama.llama_sampler_sample(sequence.sampler, ctx, sequence.logits_index))
-        sequence.logits_index = -1
-        sequence.generated += 1
+        token = int(llama.llama_sampler_sample(job.sampler, ctx, job.logits_index))
+        job.logits_index = -1
+        job.generated += 1
         end_of_generation = self._model.is_end_of_generation(token)
         piece = b"" if end_of_generation else self._model.token_text(token)
-        if sequence.request.call_grammar is not None:
-            self._watch_call(sequence, piece)
-        sequence.emit(TokenOut(token=token, piece=piece))
+        if job.call is not None:
+            self._watch_call(job, job.call, piece)
+        job.emit(TokenOut(token=token, piece=piece))
         reason: EndReason | None = None
         if end_of_generation:
             reason = "end_of_generation"
-        elif sequence.generated >= sequence.request.max_tokens:
+        elif job.generated >= job.request.max_tokens:
             reason = "max_tokens"
-        elif sequence.prompt_length + sequence.generated >= self._context_window:
+        elif job.prompt_length + job.generated >= self._context_window:
             reason = "context_window"
         if reason is None:
-            sequence.pending = token
-            sequence.tokens.append(token)
+            job.pending = token
+            job.tokens.append(token)
             return
-        sequence.emit(GenerationEnd(reason, reused_tokens=sequence.reused))
-        self._finish(sequence)
+        job.emit(GenerationEnd(reason, reused_tokens=job.reused))
+        self._finish(job)

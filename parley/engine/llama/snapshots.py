@@ -17,6 +17,8 @@ import numpy.typing as npt
 
 from parley.engine.llama.token_runs import common_length
 
+MIN_TOKENS = 256  # shorter prefixes recompute faster than a snapshot restores
+
 
 def _packed(tokens: Sequence[int]) -> bytes:
     return array("i", tokens).tobytes()
@@ -71,3 +73,12 @@ class SnapshotStore:
         if best is not None:
             self._items.move_to_end((tenant, best.tokens))
         return best_length, best
+
+    def worth_keeping(self, tenant: str, tokens: Sequence[int], dropped: int) -> bool:
+        """Whether an evicted prefix, `dropped` of whose cells leave the KV cache, is worth a
+        snapshot: long enough to beat recomputing, and not already here but for a short tail
+        (a prefix restored from a snapshot, to which one question and answer were added)."""
+        if dropped < MIN_TOKENS:
+            return False
+        covered, _ = self.best(tenant, tokens)
+        return len(tokens) - covered >= MIN_TOKENS

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from llama_cpp import LlamaGrammar
 
-from parley.engine.llama.grammar import json_grammar
+from parley.domain.ports import GenerateRequest, JsonConstraint, Sampling, ToolCallConstraint
+from parley.engine.llama.grammar import grammars_for, json_grammar
 from parley.errors import InvalidRequestError
 from tests.unit.engine.gbnf import allowed, rule
 
@@ -69,3 +70,21 @@ def test_an_empty_range_is_a_bad_request_naming_the_field() -> None:
     assert raised.value.message.startswith(
         f"{field}: this JSON Schema cannot be enforced: no number"
     )
+
+
+def test_a_tool_call_compiles_to_its_opening_bytes_and_json_closed_by_its_tag() -> None:
+    arguments = JsonConstraint({"type": "object"}, "tools")
+    call = ToolCallConstraint(arguments, "<tool_call>", "</tool_call>")
+    grammars = grammars_for(GenerateRequest([1], 8, Sampling(), "t", tool_call=call))
+    assert grammars.output is None and grammars.call is not None
+    assert grammars.call.opening == b"<tool_call>"
+    assert rule(grammars.call.grammar, "root") == 'call "</tool_call>"'
+    LlamaGrammar.from_string(grammars.call.grammar, verbose=False)
+
+
+def test_a_tool_call_schema_that_cannot_be_enforced_is_a_bad_request_naming_its_field() -> None:
+    arguments = JsonConstraint({"type": "integer", "minimum": 2, "maximum": 1}, "tools")
+    call = ToolCallConstraint(arguments, "<tool_call>", "</tool_call>")
+    with pytest.raises(InvalidRequestError) as raised:
+        grammars_for(GenerateRequest([1], 8, Sampling(), "t", tool_call=call))
+    assert raised.value.message.startswith("tools: this JSON Schema cannot be enforced: no number")

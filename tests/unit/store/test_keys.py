@@ -24,25 +24,25 @@ def store(engine: Engine) -> KeyStore:
     return KeyStore(engine)
 
 
-def test_a_created_key_authenticates_as_its_principal(store: KeyStore) -> None:
-    created = store.create(name="ci")
-    assert store.authenticate_sync(created.secret) == created.principal
+async def test_a_created_key_authenticates_as_its_principal(store: KeyStore) -> None:
+    created = await store.create(name="ci")
+    assert await store.authenticate(created.secret) == created.principal
 
 
-def test_a_generated_secret_has_the_hosted_prefix(store: KeyStore) -> None:
-    assert store.create(name="ci").secret.startswith("sk-ant-api03-")
-    assert store.create(name="ops", admin=True).secret.startswith("sk-ant-admin01-")
+async def test_a_generated_secret_has_the_hosted_prefix(store: KeyStore) -> None:
+    assert (await store.create(name="ci")).secret.startswith("sk-ant-api03-")
+    assert (await store.create(name="ops", admin=True)).secret.startswith("sk-ant-admin01-")
 
 
-def test_an_imported_secret_authenticates(store: KeyStore) -> None:
-    created = store.create(name="imported", secret=SECRET)
+async def test_an_imported_secret_authenticates(store: KeyStore) -> None:
+    created = await store.create(name="imported", secret=SECRET)
     assert created.secret == SECRET
-    principal = store.authenticate_sync(SECRET)
+    principal = await store.authenticate(SECRET)
     assert principal is not None and principal.key_id == created.principal.key_id
 
 
-def test_the_secret_is_never_stored_in_clear(store: KeyStore, engine: Engine) -> None:
-    store.create(name="imported", secret=SECRET)
+async def test_the_secret_is_never_stored_in_clear(store: KeyStore, engine: Engine) -> None:
+    await store.create(name="imported", secret=SECRET)
     with engine.connect() as conn:
         rows = conn.execute(select(api_keys)).all()
     stored = [str(value) for row in rows for value in row]
@@ -50,9 +50,9 @@ def test_the_secret_is_never_stored_in_clear(store: KeyStore, engine: Engine) ->
     assert not any(SECRET in value for value in stored)
 
 
-def test_an_unknown_secret_fails(store: KeyStore) -> None:
-    store.create(name="imported", secret=SECRET)
-    assert store.authenticate_sync("sk-ant-api03-someone-else") is None
+async def test_an_unknown_secret_fails(store: KeyStore) -> None:
+    await store.create(name="imported", secret=SECRET)
+    assert await store.authenticate("sk-ant-api03-someone-else") is None
 
 
 @pytest.mark.parametrize(
@@ -60,41 +60,36 @@ def test_an_unknown_secret_fails(store: KeyStore) -> None:
     [SECRET[:-1], SECRET + "0", SECRET[:-1] + "0", SECRET.upper(), " " + SECRET],
     ids=["prefix", "longer", "last-char", "case", "space"],
 )
-def test_a_near_miss_of_a_secret_fails(store: KeyStore, near_miss: str) -> None:
-    store.create(name="imported", secret=SECRET)
-    assert store.authenticate_sync(near_miss) is None
+async def test_a_near_miss_of_a_secret_fails(store: KeyStore, near_miss: str) -> None:
+    await store.create(name="imported", secret=SECRET)
+    assert await store.authenticate(near_miss) is None
 
 
-def test_a_disabled_key_fails(store: KeyStore, engine: Engine) -> None:
-    created = store.create(name="imported", secret=SECRET)
+async def test_a_disabled_key_fails(store: KeyStore, engine: Engine) -> None:
+    created = await store.create(name="imported", secret=SECRET)
     with engine.begin() as conn:
         conn.execute(
             api_keys.update()
             .where(api_keys.c.id == created.principal.key_id)
             .values(status="disabled")
         )
-    assert store.authenticate_sync(SECRET) is None
+    assert await store.authenticate(SECRET) is None
 
 
-def test_importing_an_existing_secret_is_refused(store: KeyStore) -> None:
-    store.create(name="first", secret=SECRET)
+async def test_importing_an_existing_secret_is_refused(store: KeyStore) -> None:
+    await store.create(name="first", secret=SECRET)
     with pytest.raises(ValueError, match="already exists"):
-        store.create(name="second", secret=SECRET)
+        await store.create(name="second", secret=SECRET)
 
 
-def test_keys_of_one_workspace_share_it_and_the_organization(store: KeyStore) -> None:
-    first = store.create(name="a").principal
-    second = store.create(name="b").principal
-    other = store.create(name="c", workspace="other").principal
+async def test_keys_of_one_workspace_share_it_and_the_organization(store: KeyStore) -> None:
+    first = (await store.create(name="a")).principal
+    second = (await store.create(name="b")).principal
+    other = (await store.create(name="c", workspace="other")).principal
     assert first.workspace_id == second.workspace_id != other.workspace_id
     assert first.organization_id == second.organization_id == other.organization_id
 
 
-def test_an_admin_key_belongs_to_no_workspace(store: KeyStore) -> None:
-    principal = store.create(name="ops", admin=True).principal
+async def test_an_admin_key_belongs_to_no_workspace(store: KeyStore) -> None:
+    principal = (await store.create(name="ops", admin=True)).principal
     assert (principal.is_admin, principal.workspace_id) == (True, "")
-
-
-async def test_the_async_check_agrees_with_the_sync_one(store: KeyStore) -> None:
-    created = store.create(name="ci")
-    assert await store.authenticate(created.secret) == created.principal

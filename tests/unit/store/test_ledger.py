@@ -52,25 +52,25 @@ def entry(request_id: str, **changes: object) -> LedgerEntry:
     return ledger_entry(**(values | changes))
 
 
-def test_an_entry_is_written_once_per_request_id(store: LedgerStore) -> None:
-    assert store.record_sync(entry("req_1")) is True
-    assert store.record_sync(entry("req_1", output_tokens=99)) is False
-    (stored,) = store.entries("org-a", T0, T0 + timedelta(hours=1))
+async def test_an_entry_is_written_once_per_request_id(store: LedgerStore) -> None:
+    assert await store.record(entry("req_1")) is True
+    assert await store.record(entry("req_1", output_tokens=99)) is False
+    (stored,) = await store.read("org-a", T0, T0 + timedelta(hours=1))
     assert stored == entry("req_1")
 
 
-def test_entries_are_read_by_organization_and_time(store: LedgerStore) -> None:
-    store.record_sync(entry("req_1"))
-    store.record_sync(entry("req_2", organization_id="org-b"))
-    store.record_sync(entry("req_3", completed_at=T0 + timedelta(hours=2)))
-    found = store.entries("org-a", T0, T0 + timedelta(hours=1))
+async def test_entries_are_read_by_organization_and_time(store: LedgerStore) -> None:
+    await store.record(entry("req_1"))
+    await store.record(entry("req_2", organization_id="org-b"))
+    await store.record(entry("req_3", completed_at=T0 + timedelta(hours=2)))
+    found = await store.read("org-a", T0, T0 + timedelta(hours=1))
     assert [e.request_id for e in found] == ["req_1"]
 
 
 async def test_month_spend_counts_this_month_only(store: LedgerStore) -> None:
-    store.record_sync(entry("req_1", cost_picodollars=2_500_000_000_000))
-    store.record_sync(entry("req_2", cost_picodollars=500_000_000_000))
-    store.record_sync(
+    await store.record(entry("req_1", cost_picodollars=2_500_000_000_000))
+    await store.record(entry("req_2", cost_picodollars=500_000_000_000))
+    await store.record(
         entry("req_3", cost_picodollars=7_000_000_000_000, completed_at=T0 - timedelta(days=5))
     )
     spend = await store.month_spend("org-a", (T0 + timedelta(days=1)).timestamp())

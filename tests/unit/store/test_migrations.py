@@ -23,7 +23,7 @@ def test_a_new_database_gets_every_table(tmp_path: Path) -> None:
     }
 
 
-def test_a_first_release_database_keeps_its_keys_and_gains_the_ledger(tmp_path: Path) -> None:
+async def test_a_first_release_database_keeps_its_keys_and_gains_the_ledger(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     old = sa.create_engine(url)
     config = Config()
@@ -32,7 +32,7 @@ def test_a_first_release_database_keeps_its_keys_and_gains_the_ledger(tmp_path: 
         config.attributes["connection"] = connection
         command.upgrade(config, "0001_keys")
         connection.execute(sa.text("DROP TABLE alembic_version"))  # as before migrations
-    KeyStore(old).create(name="kept", secret="sk-ant-api03-kept-across-the-upgrade")
+    await KeyStore(old).create(name="kept", secret="sk-ant-api03-kept-across-the-upgrade")
     engine = connect(url)
     assert "ledger" in sa.inspect(engine).get_table_names()
-    assert KeyStore(engine).authenticate_sync("sk-ant-api03-kept-across-the-upgrade") is not None
+    assert await KeyStore(engine).authenticate("sk-ant-api03-kept-across-the-upgrade") is not None
