@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -170,6 +170,11 @@ class Settings(BaseSettings):
     )
     limiter_url: str | None = Field(
         default=None, description="redis:// URL shared by replicas; default: in-process"
+    )
+    server_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of 32 bytes that seal secrets at rest; default: data_dir/server.key, "
+        "created on first use (replicas must share one)",
     )
 
     def resolved_database_url(self) -> str:
