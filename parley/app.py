@@ -6,7 +6,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -17,11 +16,13 @@ from parley import __version__
 from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
 from parley.domain.catalog import DEFAULT_MODEL, Catalog, HubFile, LocalFile, ModelEntry
 from parley.domain.ports import Clock, Engine, LimiterBackend
-from parley.domain.pricing import ModelPrice, PriceBook
+from parley.domain.pricing import ModelPrice, PriceBook, PriceOverride
+from parley.domain.quotas import QuotaRule
+from parley.domain.regions import Region, RegionMap
 from parley.domain.tiers import PRESETS, ClassLimits, Tier
 from parley.engine.llama.engine import LlamaEngine
 from parley.engine.llama.locate import model_path
-from parley.errors import ParleyError
+from parley.errors import NotFoundError, ParleyError
 from parley.limits.memory import MemoryLimiter
 from parley.limits.redis import RedisLimiter
 from parley.metrics import Metrics
@@ -39,6 +40,7 @@ from parley.services.caching import PromptCache
 from parley.services.limits import RateLimits
 from parley.services.messages import MessagesService
 from parley.services.metering import Meter
+from parley.services.quotas import Quotas
 from parley.services.reports import Reports
 from parley.settings import ClassLimitsSource, LimitsSettings, ModelSource, Settings
 from parley.store.db import connect
@@ -111,7 +113,7 @@ def limiter_backend(settings: Settings) -> LimiterBackend:
     return MemoryLimiter()
 
 
-def price_book(settings: Settings) -> PriceBook:
+def price_book(settings: Settings, catalog: Catalog) -> PriceBook:
     models = {
         model: ModelPrice(
             input=price.input,
@@ -121,11 +123,55 @@ def price_book(settings: Settings) -> PriceBook:
         )
         for model, price in settings.prices.items()
     }
-    regions: dict[tuple[str, str], Decimal] = {}
-    for key, multiplier in settings.regional_multipliers.items():
-        surface, _, region = key.partition(":")
-        regions[(surface, region)] = multiplier
-    return PriceBook(models, regions=regions)
+    overrides = [
+        PriceOverride(
+            model=catalog_id(catalog, source.model, "price_overrides"),
+            surface=source.surface,
+            region=source.region,
+            multiplier=source.multiplier,
+        )
+        for source in settings.price_overrides
+    ]
+    return PriceBook(models, overrides=overrides)
+
+
+# Regions and partner quotas: the config's model names resolved through the catalog once, at
+# start-up, so a typo stops the server instead of silently serving or limiting nothing.
+def catalog_id(catalog: Catalog, model: str, table: str) -> str:
+    if model == "*":
+        return model
+    try:
+        return catalog.get(model).id
+    except NotFoundError:
+        raise ValueError(f"{table}: model {model!r} is not in the catalog") from None
+
+
+def region_map(settings: Settings, catalog: Catalog) -> RegionMap:
+    return RegionMap(
+        Region(
+            name,
+            source.geo,
+            None
+            if source.models is None
+            else frozenset(catalog_id(catalog, m, f"regions.{name}") for m in source.models),
+        )
+        for name, source in settings.regions.items()
+    )
+
+
+def quota_rules(settings: Settings, catalog: Catalog) -> list[QuotaRule]:
+    return [
+        QuotaRule(
+            surface=source.surface,
+            region=source.region,
+            model=catalog_id(catalog, source.model, "quotas"),
+            rpm=source.rpm,
+            input_tpm=source.input_tpm,
+            output_tpm=source.output_tpm,
+            tpm=source.tpm,
+        )
+        for source in settings.quotas
+    ]
 
 
 class WallClock:
@@ -153,8 +199,9 @@ def create_app(
     clock = clock or WallClock()
     prompt_cache = PromptCache(cache_registry, MemoryFingerprints(), clock)
     tiers = tier_table(settings.limits)
+    backend = limiter_backend(settings)
     limits = RateLimits(
-        limiter_backend(settings),
+        backend,
         tiers,
         settings.limits.default_tier or tiers[0].name,
         tenancy,
@@ -166,8 +213,18 @@ def create_app(
             for workspace, source in settings.limits.workspaces.items()
         },
     )
-    meter = Meter(ledger, price_book(settings), clock)
-    messages = MessagesService(catalog, engines, prompt_cache, limits, meter)
+    meter = Meter(ledger, price_book(settings, catalog), clock)
+    # Partner surfaces: their own quotas in the same buckets' backend, and the regions.
+    quotas = Quotas(backend, quota_rules(settings, catalog), clock)
+    messages = MessagesService(
+        catalog,
+        engines,
+        prompt_cache,
+        limits,
+        meter,
+        quotas=quotas,
+        regions=region_map(settings, catalog),
+    )
     metrics = Metrics(CollectorRegistry())
 
     @asynccontextmanager
@@ -215,4 +272,5 @@ def create_app(
     app.state.catalog = catalog
     app.state.cache_registry = cache_registry
     app.state.ledger = ledger
+    app.state.messages = messages
     return app

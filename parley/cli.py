@@ -237,7 +237,11 @@ def usage(
     ending_at: Annotated[str | None, typer.Option(help="RFC 3339; default: now")] = None,
     bucket_width: Annotated[str, typer.Option(help="1m, 1h or 1d")] = "1d",
     group_by: Annotated[
-        list[str] | None, typer.Option(help="model, workspace_id, api_key_id, ... (repeatable)")
+        list[str] | None,
+        typer.Option(
+            help="model, workspace_id, api_key_id, service_tier, inference_geo, surface, region "
+            "(repeatable)"
+        ),
     ] = None,
     organization: Annotated[
         str | None, typer.Option(help="organization id (default: the first one)")

@@ -88,6 +88,46 @@ class PriceSource(BaseModel):
     long_context_threshold: int | None = Field(default=None, ge=1)
 
 
+class PriceOverrideSource(BaseModel):
+    """Replaces the 1.1x premium of requests held to a region or geo (or sets a multiplier of
+    the global endpoint) for a model, surface and region; the most specific one wins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(default="*", description='catalog id or alias, or "*"')
+    surface: Literal["claude_api", "vertex", "bedrock", "*"] = "*"
+    region: str = Field(
+        default="*", description='a region, a geo, "global", or "*" (every non-global request)'
+    )
+    multiplier: Decimal = Field(ge=0)
+
+
+class RegionSource(BaseModel):
+    """A region of `[regions]`: its geo, and the models served there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    geo: str = Field(min_length=1, description="the geo the region lies in: us, eu, apac, ...")
+    models: list[str] | None = Field(
+        default=None, description="catalog ids or aliases served here; omitted: every model"
+    )
+
+
+class QuotaSource(BaseModel):
+    """Per-minute quotas of a partner surface in a region for a model; absent ones are
+    unlimited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    surface: Literal["vertex", "bedrock"]
+    region: str = Field(default="*", description='a region, or "*" (each region)')
+    model: str = Field(default="*", description='catalog id or alias, or "*" (each model)')
+    rpm: int | None = Field(default=None, ge=1)
+    input_tpm: int | None = Field(default=None, ge=1)
+    output_tpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1, description="input and output tokens together")
+
+
 def _default_prices() -> dict[str, PriceSource]:
     """The packaged model, priced like the smallest hosted model (Haiku 5.5) so a fresh
     install shows real numbers."""
@@ -164,9 +204,14 @@ class Settings(BaseSettings):
     prices: dict[str, PriceSource] = Field(
         default_factory=_default_prices, description="per catalog id; unpriced models cost 0"
     )
-    regional_multipliers: dict[str, Decimal] = Field(
-        default_factory=lambda: {"claude_api:us": Decimal("1.1")},
-        description='"surface:region" -> price multiplier',
+    price_overrides: list[PriceOverrideSource] = Field(
+        default_factory=list, description="multipliers per model, surface and region"
+    )
+    regions: dict[str, RegionSource] = Field(
+        default_factory=dict, description="the regions served; none: every region name"
+    )
+    quotas: list[QuotaSource] = Field(
+        default_factory=list, description="partner surfaces' quotas per region and model"
     )
     limiter_url: str | None = Field(
         default=None, description="redis:// URL shared by replicas; default: in-process"

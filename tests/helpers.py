@@ -9,6 +9,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,10 +21,13 @@ import uvicorn
 from fastapi import FastAPI
 
 from parley.app import create_app
+from parley.domain.billing import BillingContext
 from parley.domain.ports import Clock, Principal
+from parley.services.messages import Admitted, MessagesService
 from parley.settings import EngineSettings, Settings
 from parley.store.db import connect
 from parley.store.keys import KeyStore
+from parley.wire.messages import MessageCreateParams
 from tests.fakes import FakeEngine
 
 API_KEY = "sk-ant-api03-parley-test-key"
@@ -160,3 +164,49 @@ def counter(metrics: str, name: str, **labels: str) -> float:
     match = re.search(rf"^{name}{{{re.escape(wanted)}}} (\S+)$", metrics, re.MULTILINE)
     assert match, f"{name}{{{wanted}}} not in /metrics"
     return float(match.group(1))
+
+
+class Pipeline:
+    """An app's MessagesService driven directly, as a partner surface's route drives it (with
+    a `BillingContext`), with the app's clock and API_KEY's principal."""
+
+    def __init__(self, app: FastAPI, clock: FrozenClock, principal: Principal):
+        self.app = app
+        self.service: MessagesService = app.state.messages
+        self.clock = clock
+        self.principal = principal
+
+    async def admit(self, billing: BillingContext | None, **body: Any) -> Admitted:
+        """Admits a short question to MODEL (`body` adds or replaces fields)."""
+        params = MessageCreateParams.model_validate(
+            {
+                "model": MODEL,
+                "max_tokens": 2,
+                "messages": [{"role": "user", "content": "Which valve?"}],
+            }
+            | body
+        )
+        return await self.service.admit(
+            params,
+            self.principal,
+            version="2023-06-01",
+            request_id=f"req_{uuid.uuid4().hex}",
+            billing=billing,
+        )
+
+    async def send(self, billing: BillingContext | None, **body: Any) -> Admitted:
+        """Admits and answers the request (billing it)."""
+        admitted = await self.admit(billing, **body)
+        await self.service.create(admitted)
+        return admitted
+
+
+async def service_pipeline(
+    settings: Settings, engine: FakeEngine | None = None
+) -> AsyncIterator[Pipeline]:
+    """A fake_app of `settings` on a FrozenClock, its lifespan running, as a Pipeline."""
+    principal = create_keys(settings)[API_KEY]
+    clock = FrozenClock()
+    app = fake_app(settings, engine, clock)
+    async for _ in serve(app):
+        yield Pipeline(app, clock, principal)

@@ -12,13 +12,17 @@ ServiceTier = Literal["standard", "batch"]
 
 @dataclass(frozen=True, kw_only=True)
 class BillingContext:
-    """`region`: the first-party `inference_geo`, or the partner surface's region; "global"
-    when the request names none."""
+    """`region`: the endpoint the request was sent to: a partner surface's region (a named
+    region, a multi-region such as Vertex's `us`, or "global"); "global" on the first-party
+    API. `geo`: the geo the request is held to, as asked (a Bedrock inference profile's prefix,
+    the first-party `inference_geo`), and once the pipeline has placed it, as resolved from the
+    regions (`global`, a geo such as `us`, or None where no geo is known)."""
 
     surface: Surface = "claude_api"
     region: str = "global"
     service_tier: ServiceTier = "standard"
+    geo: str | None = None
 
     @classmethod
     def first_party(cls, inference_geo: str | None) -> BillingContext:
-        return cls(region=inference_geo or "global")
+        return cls(geo=inference_geo)

@@ -15,7 +15,7 @@ class LedgerEntry:
     api_key_id: str | None
     model: str
     surface: str  # claude_api | vertex | bedrock
-    region: str  # inference_geo or the partner region; "global" when none
+    region: str  # the endpoint's region: a partner region or multi-region; "global" when none
     service_tier: str  # standard | batch | priority
     uncached_input_tokens: int
     cache_write_5m_tokens: int
@@ -30,3 +30,4 @@ class LedgerEntry:
     cost_output_picodollars: int
     started_at: datetime
     completed_at: datetime
+    geo: str | None = None  # the geo it was held to: "global", "us", ...; None: not known

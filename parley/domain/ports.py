@@ -61,7 +61,10 @@ class GenerateRequest:
     of the prompt warm once it is computed (the logical cache entries' TTLs).
     `max_tokens` 0 computes the prompt into the cache and generates nothing.
     `answer`: the whole output follows this constraint (structured output, forced tool call);
-    `tool_call`: a call begun under `auto` is finished under its constraint."""
+    `tool_call`: a call begun under `auto` is finished under its constraint.
+    `regions`: the regions the request may run in (None: anywhere); an engine bound to a
+    region serves it only if its region is among them, one that serves every region (the
+    in-process engine) serves it wherever."""
 
     prompt: Sequence[int]
     max_tokens: int
@@ -70,6 +73,7 @@ class GenerateRequest:
     pins: tuple[tuple[int, float], ...] = ()
     answer: JsonConstraint | None = None
     tool_call: ToolCallConstraint | None = None
+    regions: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,20 @@
 
 Prices are USD per million tokens; multipliers follow the hosted price sheet (cache writes 1.25x
 for 5 minutes and 2x for 1 hour, reads 0.1x unless the model says otherwise, batch 0.5x,
-a long-context premium above a per-model threshold, regional surcharges). Money is Decimal,
+a long-context premium above a per-model threshold, and the premium of a request held to a region
+or geo: partner regional and multi-region endpoints, first-party `inference_geo: "us"`, 1.1x
+unless an override says otherwise). Money is Decimal,
 and the ledger stores it as an integer number of picodollars (1e-12 USD), which every documented
 price and multiplier divides exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+
+from parley.domain.regions import GLOBAL, is_global
 
 PER_MTOK = Decimal(1_000_000)
 PICO = Decimal("1e12")
@@ -69,12 +73,55 @@ class Cost:
         return int(self.parts[token_type] * PICO)
 
 
+ANY = "*"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PriceOverride:
+    """Replaces the location multiplier where it matches. `region`: a region or geo name,
+    "global" (the global endpoint only), or "*" (every request held to a region or geo)."""
+
+    multiplier: Decimal
+    model: str = ANY
+    surface: str = ANY
+    region: str = ANY
+
+    def rank(self, model: str, surface: str, places: Mapping[str, int]) -> tuple[int, ...] | None:
+        """How specifically this override matches (None: it does not): an exact model first,
+        then an exact surface, then a named region over a geo over "*"."""
+        if self.model not in (ANY, model) or self.surface not in (ANY, surface):
+            return None
+        every = None if GLOBAL in places else 0  # "*" leaves the global endpoint alone
+        place = every if self.region == ANY else places.get(self.region)
+        if place is None:
+            return None
+        return (self.model != ANY, self.surface != ANY, place)
+
+
 @dataclass(frozen=True)
 class PriceBook:
     models: Mapping[str, ModelPrice]
     batch: Decimal = Decimal("0.5")
-    # (surface, region) -> multiplier, e.g. ("claude_api", "us") -> 1.1
-    regions: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
+    regional: Decimal = Decimal("1.1")  # a request held to a region or geo, as hosted
+    overrides: Sequence[PriceOverride] = ()
+
+    def location(self, model: str, surface: str, region: str, geo: str | None) -> Decimal:
+        """The multiplier of where the request is held to: 1 on the global endpoint,
+        `regional` elsewhere, unless the most specific matching override (the later among
+        equals) says otherwise."""
+        if is_global(region, geo):
+            places = {GLOBAL: 2}
+        else:
+            places = {name: rank for name, rank in ((geo, 1), (region, 2)) if name}
+            places.pop(GLOBAL, None)
+        best: tuple[tuple[int, ...], Decimal] | None = None
+        for override in self.overrides:
+            rank = override.rank(model, surface, places)
+            if rank is not None and (best is None or rank >= best[0]):
+                best = (rank, override.multiplier)
+        if best is not None:
+            return best[1]
+        return Decimal(1) if GLOBAL in places else self.regional
 
     def price_of(self, model: str) -> ModelPrice:
         return self.models.get(model) or ModelPrice(Decimal(0), Decimal(0))
@@ -85,11 +132,12 @@ class PriceBook:
         counts: TokenCounts,
         *,
         surface: str = "claude_api",
-        region: str = "global",
+        region: str = GLOBAL,
+        geo: str | None = None,
         batch: bool = False,
     ) -> Cost:
         price = self.price_of(model)
-        common = self.regions.get((surface, region), Decimal(1))
+        common = self.location(model, surface, region, geo)
         if batch:
             common *= self.batch
         long = (

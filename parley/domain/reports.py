@@ -21,8 +21,16 @@ WIDTHS: dict[str, timedelta] = {
 }
 # (default, maximum) buckets per page, as hosted
 PAGE_LIMITS: dict[str, tuple[int, int]] = {"1m": (60, 1440), "1h": (24, 168), "1d": (7, 31)}
-USAGE_GROUPS = ("api_key_id", "workspace_id", "model", "service_tier", "inference_geo", "surface")
-COST_GROUPS = ("workspace_id", "description")
+USAGE_GROUPS = (
+    "api_key_id",
+    "workspace_id",
+    "model",
+    "service_tier",
+    "inference_geo",
+    "surface",
+    "region",
+)
+COST_GROUPS = ("workspace_id", "description", "surface", "region")
 TOKEN_LABELS = {
     "uncached_input_tokens": ("Input Tokens", "cost_uncached_picodollars"),
     "cache_creation.ephemeral_5m_input_tokens": ("Cache Write 5m", "cost_write_5m_picodollars"),
@@ -33,7 +41,11 @@ TOKEN_LABELS = {
 
 
 def _dimension(entry: LedgerEntry, name: str) -> str | None:
-    value: str | None = entry.region if name == "inference_geo" else getattr(entry, name)
+    """`inference_geo` is the geo the request was held to (`not_available` where no geo is
+    known); the other dimensions are the ledger's columns of the same name."""
+    if name == "inference_geo":
+        return entry.geo or "not_available"
+    value: str | None = getattr(entry, name)
     return value
 
 
@@ -131,27 +143,33 @@ def cost_report(
 ) -> list[dict[str, Any]]:
     """`data` of the cost report; `amount` is a decimal string in cents, as hosted."""
     _check_groups(group_by, COST_GROUPS)
+    dimensions = [name for name in ("workspace_id", "surface", "region") if name in group_by]
+    described = "description" in group_by
     data = []
     for start, members in _bucketed(entries, win):
         amounts: dict[tuple[Any, ...], int] = {}
         for entry in members:
-            workspace = entry.workspace_id if "workspace_id" in group_by else None
-            if "description" in group_by:
+            group = tuple(_dimension(entry, name) for name in dimensions)
+            if described:
+                held = _dimension(entry, "inference_geo")
                 for token_type, (_label, column) in TOKEN_LABELS.items():
-                    split = (workspace, entry.model, token_type, entry.service_tier, entry.region)
+                    split = (*group, entry.model, token_type, entry.service_tier, held)
                     amounts[split] = amounts.get(split, 0) + getattr(entry, column)
             else:
-                amounts[(workspace,)] = amounts.get((workspace,), 0) + entry.cost_picodollars
+                amounts[group] = amounts.get(group, 0) + entry.cost_picodollars
         results = []
         for key, picodollars in sorted(amounts.items(), key=lambda item: str(item[0])):
+            grouped = dict(zip(dimensions, key, strict=False))
             result: dict[str, Any] = {
                 "currency": "USD",
                 "amount": str(Decimal(picodollars) * 100 / PICO),
-                "workspace_id": key[0],
+                "workspace_id": grouped.get("workspace_id"),
                 "description": None,
+                "surface": grouped.get("surface"),
+                "region": grouped.get("region"),
             }
-            if "description" in group_by:
-                _, model, token_type, tier, region = key
+            if described:
+                model, token_type, tier, geo = key[len(dimensions) :]
                 result |= {
                     "description": f"{model} Usage - {TOKEN_LABELS[token_type][0]}",
                     "cost_type": "tokens",
@@ -159,7 +177,7 @@ def cost_report(
                     "token_type": token_type,
                     "service_tier": tier,
                     "context_window": None,
-                    "inference_geo": region,
+                    "inference_geo": geo,
                 }
             results.append(result)
         data.append(_bucket(start, win.width, results))

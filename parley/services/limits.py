@@ -1,13 +1,16 @@
 """Step 6 of the pipeline: admit against the spend cap and the per-minute token buckets, and
-settle the buckets once the real output is known."""
+settle the buckets once the real output is known. Partner surfaces admit against their quotas
+instead (services/quotas.py), with the same tickets."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from parley.domain.billing import BillingContext
 from parley.domain.buckets import Charge, refilled, remaining
 from parley.domain.caching import CachePlan
 from parley.domain.catalog import ModelEntry
@@ -27,16 +30,19 @@ from parley.errors import RateLimitError
 
 @dataclass(frozen=True)
 class Ticket:
-    """What one admitted request holds: its charges and the headers to answer with."""
+    """What one admitted request holds: the charges admission took, those of them whose
+    buckets the real output corrects, and the headers to answer with."""
 
-    metered: tuple[Metered, ...]
+    charges: tuple[Charge, ...]
+    on_output: tuple[Charge, ...]
     headers: dict[str, str]
     output_charged: int
 
 
 @dataclass(frozen=True)
 class Demand:
-    """What a request asks of the limits: its model class and its prompt's cache split."""
+    """What a request asks of the limits: its model (and class), its prompt's cache split,
+    and where it is served."""
 
     rate_class: str
     uncached: int
@@ -44,9 +50,13 @@ class Demand:
     read: int
     reads_count: bool
     max_tokens: int
+    model: str = ""
+    billing: BillingContext = field(default_factory=BillingContext)
 
     @classmethod
-    def of(cls, entry: ModelEntry, plan: CachePlan, max_tokens: int) -> Demand:
+    def of(
+        cls, entry: ModelEntry, plan: CachePlan, max_tokens: int, billing: BillingContext
+    ) -> Demand:
         return cls(
             entry.rate_class,
             plan.uncached,
@@ -54,7 +64,40 @@ class Demand:
             plan.read,
             entry.cache_reads_count_itpm,
             max_tokens,
+            entry.id,
+            billing,
         )
+
+    @property
+    def input_tokens(self) -> int:
+        return input_cost(self.uncached, self.written, self.read, self.reads_count)
+
+
+class Gate(ABC):
+    """Admission against token buckets, and returning or settling what a ticket took: the
+    same for first-party limits and partner quotas."""
+
+    def __init__(self, backend: LimiterBackend, clock: Clock) -> None:
+        self._backend = backend
+        self._clock = clock
+
+    @abstractmethod
+    async def admit(self, principal: Principal, demand: Demand) -> Ticket:
+        """A ticket for the request, or a RateLimitError (429)."""
+
+    async def refund(self, ticket: Ticket) -> None:
+        """Returns everything admission took, for a request the engine refused (529)."""
+        corrections = [Charge(c.key, c.limit, -c.cost) for c in ticket.charges]
+        if corrections:
+            await self._backend.settle(corrections, self._clock.now())
+
+    async def settle(self, ticket: Ticket, output_tokens: int) -> None:
+        """Charges the output that was really generated beyond what admission took (or
+        returns the unused part of a `max_tokens` reservation)."""
+        delta = output_tokens - ticket.output_charged
+        corrections = [Charge(c.key, c.limit, delta) for c in ticket.on_output]
+        if corrections and delta:
+            await self._backend.settle(corrections, self._clock.now())
 
 
 def _next_month(now: float) -> datetime:
@@ -63,7 +106,7 @@ def _next_month(now: float) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
-class RateLimits:
+class RateLimits(Gate):
     """An organization's limits follow its tier (from `tenancy`); its spend this month, for
     the tier's cap, comes from the `ledger`."""
 
@@ -79,12 +122,11 @@ class RateLimits:
         otpm: OtpmMode = "realtime",
         workspace_limits: Mapping[str, ClassLimits] | None = None,
     ) -> None:
-        self._backend = backend
+        super().__init__(backend, clock)
         self._tiers = {tier.name: tier for tier in tiers}
         self._default_tier = default_tier
         self._tenancy = tenancy
         self._ledger = ledger
-        self._clock = clock
         self._otpm = otpm
         self._workspace_limits = dict(workspace_limits or {})
 
@@ -107,13 +149,7 @@ class RateLimits:
         now = self._clock.now()
         await self._check_spend(principal.organization_id, now)
         output = demand.max_tokens if self._otpm == "reserve" else min(1, demand.max_tokens)
-        costs = Costs(
-            requests=1,
-            input_tokens=input_cost(
-                demand.uncached, demand.written, demand.read, demand.reads_count
-            ),
-            output_tokens=output,
-        )
+        costs = Costs(requests=1, input_tokens=demand.input_tokens, output_tokens=output)
         metered = charges(await self.owners(principal, demand.rate_class), demand.rate_class, costs)
         result = await self._backend.admit([m.charge for m in metered], now)
         answer = headers(metered, result.buckets)
@@ -125,7 +161,8 @@ class RateLimits:
                 "or try again later.",
                 headers=answer,
             )
-        return Ticket(tuple(metered), answer, output)
+        on_output = tuple(m.charge for m in metered if m.limiter == "output-tokens")
+        return Ticket(tuple(m.charge for m in metered), on_output, answer, output)
 
     async def _check_spend(self, organization_id: str, now: float) -> None:
         tier = await self.tier(organization_id)
@@ -150,21 +187,3 @@ class RateLimits:
             (m, remaining(refilled(b, m.charge.limit, now), m.charge.limit))
             for m, b in zip(metered, buckets, strict=True)
         ]
-
-    async def refund(self, ticket: Ticket) -> None:
-        """Returns everything admission took, for a request the engine refused (529)."""
-        corrections = [Charge(m.charge.key, m.charge.limit, -m.charge.cost) for m in ticket.metered]
-        if corrections:
-            await self._backend.settle(corrections, self._clock.now())
-
-    async def settle(self, ticket: Ticket, output_tokens: int) -> None:
-        """Charges the output that was really generated beyond what admission took (or
-        returns the unused part of a `max_tokens` reservation)."""
-        delta = output_tokens - ticket.output_charged
-        corrections = [
-            Charge(m.charge.key, m.charge.limit, delta)
-            for m in ticket.metered
-            if m.limiter == "output-tokens"
-        ]
-        if corrections and delta:
-            await self._backend.settle(corrections, self._clock.now())

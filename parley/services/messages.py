@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from parley.domain.billing import BillingContext
 from parley.domain.catalog import Catalog, check_max_tokens
 from parley.domain.ids import message_id
 from parley.domain.ports import CacheScope, Engine, EngineStream, Principal
+from parley.domain.regions import RegionMap
 from parley.errors import InternalServerError, OverloadedError
 from parley.services.assembly import assembler_for
 from parley.services.caching import PromptCache
 from parley.services.events import StreamSequencer
 from parley.services.generation import Outcome, Progress, run_generation
-from parley.services.limits import Demand, RateLimits
+from parley.services.limits import Demand, Gate, RateLimits
 from parley.services.metering import Meter
 from parley.services.prepared import PreparedMessage
 from parley.services.rendering import Renderer
@@ -47,17 +48,37 @@ class MessagesService:
         prompt_cache: PromptCache,
         limits: RateLimits,
         meter: Meter,
+        *,
+        quotas: Gate,
+        regions: RegionMap,
     ) -> None:
+        """`limits`: the first-party tiers, caps and buckets; `quotas`: the partner surfaces'
+        own; `regions`: where each request may run."""
         self._renderer = Renderer(catalog, engines)
         self._cache = prompt_cache
         self._limits = limits
+        self._quotas = quotas
+        self._regions = regions
         self._meter = meter
         self._closing: set[asyncio.Task[None]] = set()
 
-    async def count_tokens(self, params: CountTokensParams, version: str | None) -> int:
-        """The whole prompt: what a create's three input counts add up to. Never caches."""
+    def _gate(self, billing: BillingContext) -> Gate:
+        """First-party limits on the first-party API; each partner surface its quotas."""
+        return self._limits if billing.surface == "claude_api" else self._quotas
+
+    async def count_tokens(
+        self,
+        params: CountTokensParams,
+        version: str | None,
+        billing: BillingContext | None = None,
+    ) -> int:
+        """The whole prompt: what a create's three input counts add up to. Never caches.
+        With `billing`, a region that does not exist or serve the model is a 404 here too."""
         check_version_fields(params, version)
-        return len((await self._renderer.render(params, block_ends=False)).prompt.tokens)
+        rendered = await self._renderer.render(params, block_ends=False)
+        if billing is not None:
+            self._regions.place(region=billing.region, geo=billing.geo, model=rendered.entry.id)
+        return len(rendered.prompt.tokens)
 
     async def admit(
         self,
@@ -74,6 +95,9 @@ class MessagesService:
         check_prewarm(params)
         rendered = await self._renderer.render(params)
         check_max_tokens(rendered.entry, params.max_tokens)
+        asked = billing or BillingContext.first_party(params.inference_geo)
+        placement = self._regions.place(region=asked.region, geo=asked.geo, model=rendered.entry.id)
+        billing = replace(asked, geo=placement.geo)
         scope = CacheScope(principal.organization_id, principal.workspace_id, rendered.entry.id)
         cache = await self._cache.plan(
             scope,
@@ -83,8 +107,8 @@ class MessagesService:
             rendered.prompt,
             rendered.entry.min_cache_tokens,
         )
-        demand = Demand.of(rendered.entry, cache.plan, params.max_tokens)
-        ticket = await self._limits.admit(principal, demand)
+        demand = Demand.of(rendered.entry, cache.plan, params.max_tokens, billing)
+        ticket = await self._gate(billing).admit(principal, demand)
         new_id = message_id()
         reason = await self._cache.diagnose(
             scope, new_id, params, rendered.conversation, rendered.prompt
@@ -98,7 +122,8 @@ class MessagesService:
             prefill=rendered.conversation.prefill,
             policy=rendered.policy,
             principal=principal,
-            billing=billing or BillingContext.first_party(params.inference_geo),
+            billing=billing,
+            regions=placement.regions,
             message_id=new_id,
             request_id=request_id,
             started_at=started_at,
@@ -115,7 +140,7 @@ class MessagesService:
         try:
             events = prepared.engine.generate(prepared.generate_request())
         except OverloadedError:
-            await self._limits.refund(prepared.ticket)  # a 529 uses no rate limit
+            await self._gate(prepared.billing).refund(prepared.ticket)  # a 529 uses no limit
             raise
         await self._cache.commit(prepared.cache)
         return events
@@ -199,6 +224,6 @@ class MessagesService:
         failed before generating anything is not billed."""
         prepared = admitted.prepared
         await admitted.events.aclose()
-        await self._limits.settle(prepared.ticket, progress.output_tokens)
+        await self._gate(prepared.billing).settle(prepared.ticket, progress.output_tokens)
         if not billed and progress.output_tokens > 0:
             await self._bill(prepared, progress.output_tokens)

@@ -45,6 +45,7 @@ class Meter:
             counts,
             surface=billing.surface,
             region=billing.region,
+            geo=billing.geo,
             batch=billing.service_tier == "batch",
         )
         await self._ledger.record(
@@ -71,5 +72,6 @@ class Meter:
                 cost_output_picodollars=cost.part_picodollars(TOKEN_TYPES[4]),
                 started_at=started_at,
                 completed_at=self.now(),
+                geo=billing.geo,
             )
         )

@@ -41,6 +41,7 @@ class PreparedMessage:
     cache: CacheDecision
     ticket: Ticket
     diagnostics: Diagnostics | None = None
+    regions: frozenset[str] | None = None  # where it may run (domain/regions.py); None: anywhere
 
     @property
     def plan(self) -> CachePlan:
@@ -85,4 +86,5 @@ class PreparedMessage:
             pins=self.plan.pins(),
             answer=self.policy.answer(params),
             tool_call=self.policy.tool_call(),
+            regions=self.regions,
         )

@@ -77,5 +77,6 @@ ledger = Table(
     Column("cost_output_picodollars", BigInteger, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=False),
+    Column("geo", String(32), nullable=True),  # the geo the request was held to
     Index("ledger_by_organization_time", "organization_id", "completed_at"),
 )

@@ -183,6 +183,42 @@ def test_usage_prints_the_ledger_grouped_and_writes_csv(tmp_path: Path) -> None:
     assert lines[1].endswith(f",{MODEL},1234,0,0,56")
 
 
+def test_usage_groups_by_surface_and_region(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from parley.store.db import connect
+    from parley.store.keys import KeyStore
+    from parley.store.ledger import LedgerStore
+    from tests.factories import ledger_entry
+
+    engine = connect(f"sqlite:///{tmp_path / 'parley.db'}")
+    principal = blocking(KeyStore(engine).create(name="usage")).principal
+    now = datetime.now(UTC)
+    for number, (surface, region) in enumerate(
+        [("vertex", "europe-west1"), ("bedrock", "us-east-1"), ("vertex", "europe-west1")]
+    ):
+        row = ledger_entry(
+            request_id=f"req_{number}",
+            organization_id=principal.organization_id,
+            surface=surface,
+            region=region,
+            output_tokens=10 + number,
+            started_at=now,
+            completed_at=now,
+        )
+        blocking(LedgerStore(engine).record(row))
+    csv_path = tmp_path / "usage.csv"
+    args = ["--group-by", "surface", "--group-by", "region", "--csv", str(csv_path)]
+    result = parley("usage", "--data-dir", str(tmp_path), *args)
+    assert result.returncode == 0, result.stderr
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == "bucket,surface,region,uncached_input,cache_write,cache_read,output"
+    assert [line.split(",", 1)[1] for line in lines[1:]] == [
+        "bedrock,us-east-1,0,0,0,11",
+        "vertex,europe-west1,0,0,0,22",
+    ]
+
+
 def test_workspaces_and_keys_are_managed_from_the_shell(tmp_path: Path) -> None:
     created = parley("keys", "create", "--data-dir", str(tmp_path), "--name", "shell")
     assert created.returncode == 0, created.stderr

@@ -71,12 +71,18 @@ def test_a_stream_is_in_the_ledger_by_the_time_message_stop_arrives(
             pytest.fail("no message_stop")
 
 
-def test_a_us_region_costs_ten_percent_more(app: FastAPI, http: httpx.Client) -> None:
+def test_inference_geo_us_costs_ten_percent_more_and_is_the_rows_geo(
+    app: FastAPI, http: httpx.Client
+) -> None:
     body = {"model": MODEL, "max_tokens": 1, "messages": QUESTION, "inference_geo": "us"}
     response = http.post("/v1/messages", json=body)
     usage = response.json()["usage"]
     entry = ledger_entry(app, response.headers["request-id"])
-    assert entry is not None and entry.region == "us"
+    assert entry is not None and (entry.surface, entry.region, entry.geo) == (
+        "claude_api",
+        "global",
+        "us",
+    )
     plain = usage["input_tokens"] * INPUT_PICO + usage["output_tokens"] * OUTPUT_PICO
     assert entry.cost_picodollars * 10 == plain * 11
 

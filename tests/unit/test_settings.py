@@ -161,3 +161,61 @@ def test_an_out_of_range_engine_value_is_refused(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PARLEY_ENGINE__MAX_SEQUENCES", "0")
     with pytest.raises(ValidationError, match="max_sequences"):
         Settings()
+
+
+SURFACES_TOML = """
+[regions."us-east5"]
+geo = "us"
+models = ["smollm2-135m"]        # catalog ids or aliases served here; omitted = every model
+[regions."europe-west1"]
+geo = "eu"
+
+[[quotas]]
+surface = "vertex"        # vertex | bedrock
+region = "europe-west1"   # or "*"
+model = "*"               # catalog id or "*"
+rpm = 5
+input_tpm = 10000         # any subset of rpm, input_tpm, output_tpm, tpm (input+output)
+
+[[price_overrides]]
+model = "smollm2"
+surface = "bedrock"
+region = "eu"
+multiplier = "1.2"
+"""
+
+
+def test_the_toml_file_declares_regions_quotas_and_price_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "surfaces.toml"
+    path.write_text(SURFACES_TOML)
+    settings = load_settings(path)
+    assert {name: (r.geo, r.models) for name, r in settings.regions.items()} == {
+        "us-east5": ("us", ["smollm2-135m"]),
+        "europe-west1": ("eu", None),
+    }
+    (quota,) = settings.quotas
+    assert (quota.surface, quota.region, quota.model, quota.rpm, quota.input_tpm) == (
+        "vertex",
+        "europe-west1",
+        "*",
+        5,
+        10000,
+    )
+    assert (quota.output_tpm, quota.tpm) == (None, None)
+    (override,) = settings.price_overrides
+    assert (override.model, override.surface, override.region, str(override.multiplier)) == (
+        "smollm2",
+        "bedrock",
+        "eu",
+        "1.2",
+    )
+
+
+def test_a_quota_of_the_first_party_surface_is_refused() -> None:
+    with pytest.raises(ValidationError, match="surface"):
+        Settings.model_validate({"quotas": [{"surface": "claude_api", "rpm": 1}]})
+
+
+def test_regions_come_from_a_json_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARLEY_REGIONS", '{"eu-west-3": {"geo": "eu"}}')
+    assert Settings().regions["eu-west-3"].geo == "eu"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from parley.domain.metering import LedgerEntry
 from parley.domain.pricing import PICO
-from parley.domain.reports import USAGE_GROUPS, cost_report, usage_report, window
+from parley.domain.reports import COST_GROUPS, USAGE_GROUPS, cost_report, usage_report, window
 from parley.errors import InvalidRequestError
 from tests.factories import ledger_entry
 
@@ -30,7 +30,9 @@ def entries(draw: st.DrawFn) -> LedgerEntry:
         workspace_id=draw(st.sampled_from(["w1", "w2", None])),
         api_key_id=draw(st.sampled_from(["k1", "k2"])),
         model=draw(st.sampled_from(["a", "b"])),
-        region=draw(st.sampled_from(["global", "us"])),
+        surface=draw(st.sampled_from(["claude_api", "vertex", "bedrock"])),
+        region=draw(st.sampled_from(["global", "us", "europe-west1"])),
+        geo=draw(st.sampled_from(["global", "us", "eu", None])),
         service_tier=draw(st.sampled_from(["standard", "batch"])),
         uncached_input_tokens=draw(st.integers(0, 5000)),
         cache_write_5m_tokens=draw(st.integers(0, 5000)),
@@ -71,9 +73,7 @@ def test_usage_totals_equal_the_ledger_for_any_grouping(
 @settings(max_examples=60, deadline=None)
 @given(
     rows=st.lists(entries(), max_size=30),
-    group_by=st.sampled_from(
-        [[], ["workspace_id"], ["description"], ["workspace_id", "description"]]
-    ),
+    group_by=st.sampled_from([list(c) for n in range(4) for c in combinations(COST_GROUPS, n)]),
 )
 def test_cost_totals_equal_the_ledger_for_any_grouping(
     rows: list[LedgerEntry], group_by: list[str]
@@ -109,3 +109,59 @@ def test_pages_follow_one_another() -> None:
 def test_bad_windows_are_refused(width: str, limit: int) -> None:
     with pytest.raises(InvalidRequestError):
         window(T0, None, width, limit)
+
+
+DAY = window(T0, T0 + timedelta(days=1), "1d", None)
+PARTNERS = [
+    replace(
+        BASE, request_id=str(output), surface=surface, region=region, geo=geo, output_tokens=output
+    )
+    for surface, region, geo, output in [
+        ("claude_api", "global", "us", 1),
+        ("vertex", "europe-west1", "eu", 2),
+        ("vertex", "us", "us", 4),
+        ("bedrock", "us-east-1", None, 8),
+        ("vertex", "europe-west1", "eu", 16),
+    ]
+]
+
+
+def test_usage_groups_by_surface_and_region() -> None:
+    (bucket,) = usage_report(PARTNERS, DAY, ["surface", "region"])
+    assert [(r["surface"], r["region"], r["output_tokens"]) for r in bucket["results"]] == [
+        ("bedrock", "us-east-1", 8),
+        ("claude_api", "global", 1),
+        ("vertex", "europe-west1", 18),
+        ("vertex", "us", 4),
+    ]
+
+
+def test_usage_groups_by_the_geo_each_request_was_held_to() -> None:
+    (bucket,) = usage_report(PARTNERS, DAY, ["inference_geo"])
+    assert [(r["inference_geo"], r["output_tokens"]) for r in bucket["results"]] == [
+        ("eu", 18),
+        ("not_available", 8),
+        ("us", 5),
+    ]
+
+
+def test_cost_groups_by_surface_and_region_with_the_other_dimensions() -> None:
+    rows = [replace(e, cost_picodollars=10**10 * e.output_tokens) for e in PARTNERS]
+    (bucket,) = cost_report(rows, DAY, ["workspace_id", "surface", "region"])
+    assert [
+        (r["workspace_id"], r["surface"], r["region"], Decimal(r["amount"]))
+        for r in bucket["results"]
+    ] == [
+        ("w1", "bedrock", "us-east-1", 8),
+        ("w1", "claude_api", "global", 1),
+        ("w1", "vertex", "europe-west1", 18),
+        ("w1", "vertex", "us", 4),
+    ]
+
+
+def test_cost_by_description_keeps_the_surface_and_the_geo() -> None:
+    rows = [replace(PARTNERS[1], cost_output_picodollars=10**10, cost_picodollars=10**10)]
+    (bucket,) = cost_report(rows, DAY, ["surface", "description"])
+    (output,) = [r for r in bucket["results"] if r["token_type"] == "output_tokens"]
+    assert (output["surface"], output["region"], output["inference_geo"]) == ("vertex", None, "eu")
+    assert Decimal(output["amount"]) == 1

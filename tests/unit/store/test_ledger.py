@@ -75,3 +75,14 @@ async def test_month_spend_counts_this_month_only(store: LedgerStore) -> None:
     )
     spend = await store.month_spend("org-a", (T0 + timedelta(days=1)).timestamp())
     assert spend == Decimal(3)
+
+
+async def test_an_entry_keeps_its_surface_region_and_geo(store: LedgerStore) -> None:
+    partner = entry("req_1", surface="bedrock", region="eu-west-3", geo="eu")
+    await store.record(partner)
+    await store.record(entry("req_2", surface="vertex", region="asia-east1", geo=None))
+    found = await store.read("org-a", T0, T0 + timedelta(hours=1))
+    assert [(e.surface, e.region, e.geo) for e in found] == [
+        ("bedrock", "eu-west-3", "eu"),
+        ("vertex", "asia-east1", None),
+    ]

@@ -3,6 +3,8 @@ migrations existed) keeps its keys and gains the ledger."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,6 +13,9 @@ from alembic.config import Config
 
 from parley.store.db import MIGRATIONS, connect
 from parley.store.keys import KeyStore
+from parley.store.ledger import LedgerStore
+from parley.store.tables import ledger
+from tests.factories import ledger_entry
 
 
 def test_a_new_database_gets_every_table(tmp_path: Path) -> None:
@@ -36,3 +41,31 @@ async def test_a_first_release_database_keeps_its_keys_and_gains_the_ledger(tmp_
     engine = connect(url)
     assert "ledger" in sa.inspect(engine).get_table_names()
     assert await KeyStore(engine).authenticate("sk-ant-api03-kept-across-the-upgrade") is not None
+
+
+async def test_first_party_rows_move_their_inference_geo_from_region_to_geo(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    old = sa.create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with old.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002_ledger")
+    rows = [
+        ledger_entry(request_id="us", region="us"),
+        ledger_entry(request_id="plain", region="global"),
+        ledger_entry(request_id="vertex", surface="vertex", region="europe-west1"),
+    ]
+    with old.begin() as connection:
+        for row in rows:
+            values = {k: v for k, v in asdict(row).items() if k != "geo"}
+            connection.execute(ledger.insert().values(values))  # as 0002 had the table
+    when = rows[0].completed_at
+    migrated = await LedgerStore(connect(url)).read("org", when, when + timedelta(seconds=1))
+    assert sorted((e.request_id, e.surface, e.region, e.geo) for e in migrated) == [
+        ("plain", "claude_api", "global", "global"),
+        ("us", "claude_api", "global", "us"),
+        ("vertex", "vertex", "europe-west1", None),
+    ]
