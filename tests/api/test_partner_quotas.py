@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from parley.domain.billing import BillingContext
-from parley.errors import RateLimitError
+from parley.errors import OverloadedError, RateLimitError
 from parley.settings import (
     ClassLimitsSource,
     LimitsSettings,
@@ -22,6 +22,7 @@ from parley.settings import (
     Settings,
     TierSource,
 )
+from tests.fakes import FakeEngine
 from tests.helpers import (
     MODEL,
     FrozenClock,
@@ -176,3 +177,16 @@ async def test_first_party_traffic_never_uses_a_partner_quota(
     for _ in range(3):
         response = await first_party_over_quota.post("/v1/messages", json=body)
         assert response.status_code == 200
+
+
+async def test_a_request_the_engine_refuses_with_529_gives_its_quota_back(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    settings = Settings(data_dir=tmp_path, quotas=[QuotaSource(surface="bedrock", rpm=1)])
+    async for running in service_pipeline(settings, engine):
+        engine.overloaded = True
+        with pytest.raises(OverloadedError):
+            await running.admit(BEDROCK_US)
+        engine.overloaded = False
+        await running.send(BEDROCK_US)
+        with pytest.raises(RateLimitError):
+            await running.send(BEDROCK_US)
