@@ -28,14 +28,21 @@ def test_a_new_database_gets_every_table(tmp_path: Path) -> None:
     }
 
 
-async def test_a_first_release_database_keeps_its_keys_and_gains_the_ledger(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def migrated_to(url: str, revision: str) -> sa.Engine:
+    """A database at `url` brought to `revision` only, as an older release left it."""
     old = sa.create_engine(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with old.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0001_keys")
+        command.upgrade(config, revision)
+    return old
+
+
+async def test_a_first_release_database_keeps_its_keys_and_gains_the_ledger(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = migrated_to(url, "0001_keys")
+    with old.begin() as connection:
         connection.execute(sa.text("DROP TABLE alembic_version"))  # as before migrations
     await KeyStore(old).create(name="kept", secret="sk-ant-api03-kept-across-the-upgrade")
     engine = connect(url)
@@ -47,12 +54,7 @@ async def test_first_party_rows_move_their_inference_geo_from_region_to_geo(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    old = sa.create_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with old.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0002_ledger")
+    old = migrated_to(url, "0002_ledger")
     rows = [
         ledger_entry(request_id="us", region="us"),
         ledger_entry(request_id="plain", region="global"),
