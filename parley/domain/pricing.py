@@ -4,9 +4,8 @@ Prices are USD per million tokens; multipliers follow the hosted price sheet (ca
 for 5 minutes and 2x for 1 hour, reads 0.1x unless the model says otherwise, batch 0.5x,
 a long-context premium above a per-model threshold, and the premium of a request held to a region
 or geo: partner regional and multi-region endpoints, first-party `inference_geo: "us"`, 1.1x
-unless an override says otherwise). Money is Decimal,
-and the ledger stores it as an integer number of picodollars (1e-12 USD), which every documented
-price and multiplier divides exactly.
+unless an override says otherwise). Money is Decimal, and the ledger stores it as an integer
+number of picodollars (1e-12 USD), which every documented price and multiplier divides exactly.
 """
 
 from __future__ import annotations
@@ -109,11 +108,13 @@ class PriceBook:
         """The multiplier of where the request is held to: 1 on the global endpoint,
         `regional` elsewhere, unless the most specific matching override (the later among
         equals) says otherwise."""
+        # the names an override's `region` may match, each with its rank: the endpoint's
+        # region over the geo; a global request matches "global" only
         if is_global(region, geo):
             places = {GLOBAL: 2}
         else:
             places = {name: rank for name, rank in ((geo, 1), (region, 2)) if name}
-            places.pop(GLOBAL, None)
+            places.pop(GLOBAL, None)  # the first-party endpoint of a request held to a geo
         best: tuple[tuple[int, ...], Decimal] | None = None
         for override in self.overrides:
             rank = override.rank(model, surface, places)

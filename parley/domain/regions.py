@@ -48,9 +48,6 @@ class Placement:
     geo: str | None
 
 
-ANYWHERE = Placement(None, GLOBAL)
-
-
 class RegionMap:
     """The `[regions]` table, or none (every region exists and is served here)."""
 
@@ -59,10 +56,6 @@ class RegionMap:
         for region in self._regions.values():
             if GLOBAL in (region.name, region.geo):
                 raise ValueError(f"region {region.name!r}: `global` is not a region or a geo")
-
-    @property
-    def names(self) -> frozenset[str]:
-        return frozenset(self._regions)
 
     def place(self, *, region: str, geo: str | None, model: str) -> Placement:
         """Where a request for `model`, sent to the endpoint `region` and asking for `geo`,
