@@ -18,6 +18,7 @@ class BillingContext:
     surface: Surface = "claude_api"
     region: str = "global"
     service_tier: ServiceTier = "standard"
+    geo: str | None = None
 
     @classmethod
     def first_party(cls, inference_geo: str | None) -> BillingContext:
