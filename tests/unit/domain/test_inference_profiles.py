@@ -59,5 +59,5 @@ def test_a_profile_is_found_by_its_arn() -> None:
     ids=["no-geography", "unknown-model"],
 )
 def test_what_is_not_a_served_profile_is_not_found(identifier: str) -> None:
-    with pytest.raises(NotFoundError, match="Inference profile .* not found"):
+    with pytest.raises(NotFoundError, match=r"Inference profile .* not found"):
         profile(CATALOG, identifier, "us-east-1")

@@ -59,7 +59,7 @@ def check(request: ReceivedRequest, *, now: float | None = None, secret: str = S
 
 def error_of(request: ReceivedRequest, **kwargs: object) -> AuthenticationError:
     with pytest.raises(AuthenticationError) as raised:
-        check(request, **kwargs)  # type: ignore[arg-type]
+        check(request, **kwargs)
     return raised.value
 
 
