@@ -217,8 +217,12 @@ def test_anthropic_beta_and_the_documented_version_are_accepted(served: Served) 
 
 
 def test_an_unknown_model_raises_boto3s_resource_not_found(served: Served) -> None:
-    status, code, _ = aws_error_of(invoke, served=served, model="us.anthropic.claude-opus-4-6-v1")
-    assert (status, code) == (404, "ResourceNotFoundException")
+    model = "us.anthropic.claude-opus-4-6-v1"
+    assert aws_error_of(invoke, served=served, model=model) == (
+        404,
+        "ResourceNotFoundException",
+        f"Could not resolve the foundation model from model identifier {model}.",
+    )
 
 
 def test_an_overloaded_engine_is_service_unavailable_on_each_surface(served: Served) -> None:

@@ -13,6 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from parley.domain.billing import BillingContext
 from parley.domain.catalog import Catalog
 from parley.domain.surface_ids import bedrock_model
+from parley.errors import NotFoundError
 from parley.routes.body import decode_json, parse, read_body
 from parley.routes.errors import request_id_of
 from parley.routes.messages import cancel_on_disconnect
@@ -37,7 +38,12 @@ def bedrock_router(
         started = time.perf_counter()
         body = await read_body(request, max_bytes)
         caller = await auth.authenticate(received(request, body), region)
-        model = bedrock_model(catalog, model_id)
+        try:
+            model = bedrock_model(catalog, model_id)
+        except NotFoundError:
+            raise NotFoundError(
+                f"Could not resolve the foundation model from model identifier {model_id}."
+            ) from None
         fields, version = translate_body(
             decode_json(body),
             VERSIONS,
