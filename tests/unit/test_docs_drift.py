@@ -46,6 +46,7 @@ def test_every_model_source_key_is_documented(name: str) -> None:
         "caching.md",
         "limits.md",
         "metering.md",
+        "surfaces.md",
     ],
 )
 def test_the_readme_links_each_docs_page(page: str) -> None:
