@@ -20,12 +20,7 @@ import argparse
 import asyncio
 import os
 import socket
-import subprocess
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +38,6 @@ from parley.store.keys import KeyStore
 from parley.store.server_key import load_server_key
 
 API_KEY = "sk-ant-api03-claude-code-run-0123456789"
-MODEL = "smollm2-135m-instruct-20250207"
 
 
 class Recorder:
@@ -76,36 +70,44 @@ class Recorder:
         await self.app(scope, receive, noting)
 
 
-def issue_keys(settings: Settings) -> CreatedAwsKey:
+async def issue_keys(settings: Settings) -> CreatedAwsKey:
     """API_KEY, and an AWS access key pair, in the run's fresh database."""
     database = connect(settings.resolved_database_url())
-    asyncio.run(KeyStore(database).create(name="claude-code", secret=API_KEY))
-    store = AwsCredentialStore(database, Sealer(load_server_key(settings)))
-    return asyncio.run(store.create(name="claude-code-aws"))
+    await KeyStore(database).create(name="claude-code", secret=API_KEY)
+    return await AwsCredentialStore(database, Sealer(load_server_key(settings))).create(
+        name="claude-code-aws"
+    )
 
 
-@contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """A real uvicorn on a free loopback port, in a thread; yields its URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise SystemExit("the server did not start")
-        time.sleep(0.1)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+def modes(url: str, aws: CreatedAwsKey) -> dict[str, tuple[dict[str, str], str]]:
+    """Each mode's environment, and the model id it asks for."""
+    return {
+        "bedrock": (
+            {
+                "CLAUDE_CODE_USE_BEDROCK": "1",
+                "ANTHROPIC_BEDROCK_BASE_URL": url,
+                "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": aws.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": aws.secret_access_key,
+            },
+            "us.anthropic.smollm2-135m-instruct-20250207-v1:0",
+        ),
+        "vertex": (
+            {
+                "CLAUDE_CODE_USE_VERTEX": "1",
+                "ANTHROPIC_VERTEX_BASE_URL": f"{url}/v1",
+                "CLOUD_ML_REGION": "us-east5",
+                "ANTHROPIC_VERTEX_PROJECT_ID": "parley",
+                "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1",
+                "ANTHROPIC_CUSTOM_HEADERS": f"Authorization: Bearer {API_KEY}",
+            },
+            "smollm2-135m-instruct@20250207",
+        ),
+    }
 
 
-def run_claude(args: argparse.Namespace, env: dict[str, str], model: str) -> str:
-    command = [
+async def run_claude(args: argparse.Namespace, env: dict[str, str], model: str) -> str:
+    process = await asyncio.create_subprocess_exec(
         args.claude,
         "-p",
         args.prompt,
@@ -115,71 +117,70 @@ def run_claude(args: argparse.Namespace, env: dict[str, str], model: str) -> str
         "",
         "--model",
         model,
-    ]
-    done = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=args.timeout, check=False
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
-    return (done.stdout + done.stderr).strip()
+    output, _ = await asyncio.wait_for(process.communicate(), args.timeout)
+    return output.decode().strip()
+
+
+def show(mode: str, answer: str, seen: list[dict[str, Any]]) -> None:
+    Console().print(f"[bold]Claude Code, {mode} mode: requests Parley received[/bold]")
+    for request in seen:
+        query = f"?{request['query']}" if request["query"] else ""
+        refusal = f"  {request['refusal']}" if "refusal" in request else ""
+        print(f"  {request['method']} {request['path']}{query} [{request['auth']}]", end="")
+        print(f" -> {request.get('status')}{refusal}")
+    print(f"answer: {answer}")
+
+
+async def session(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    """Serves a fresh Parley in this event loop while Claude Code runs in each mode."""
+    settings = Settings(data_dir=scratch / "data")
+    aws = await issue_keys(settings)
+    recorder = Recorder(create_app(settings))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(recorder, port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            raise SystemExit("the server did not start")
+        await asyncio.sleep(0.1)
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(scratch / "home"),
+        "CLAUDE_CODE_MAX_OUTPUT_TOKENS": args.max_output_tokens,
+        "MAX_THINKING_TOKENS": "0",
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    runs: dict[str, Any] = {}
+    try:
+        for mode, (extra, model) in modes(f"http://127.0.0.1:{port}", aws).items():
+            recorder.seen = []
+            answer = await run_claude(args, {**base, **extra}, model)
+            runs[mode] = {"model": model, "answer": answer, "requests": recorder.seen}
+            show(mode, answer, recorder.seen)
+    finally:
+        server.should_exit = True
+        await serving
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--claude", default="/opt/claude-code/node_modules/.bin/claude")
     parser.add_argument("--prompt", default="Say hello.")
-    parser.add_argument("--max-output-tokens", default="64")
+    parser.add_argument("--max-output-tokens", default="512")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--out", type=Path, default=Path("bench/results/claude_code.json"))
     args = parser.parse_args(argv)
-    console = Console()
     with tempfile.TemporaryDirectory(prefix="parley-claude-code-") as scratch:
-        settings = Settings(data_dir=Path(scratch) / "data")
-        aws = issue_keys(settings)
-        recorder = Recorder(create_app(settings))
-        base = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(Path(scratch) / "home"),
-            "CLAUDE_CODE_MAX_OUTPUT_TOKENS": args.max_output_tokens,
-            "MAX_THINKING_TOKENS": "0",
-            "DISABLE_TELEMETRY": "1",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        }
-        runs: dict[str, Any] = {}
-        with serving(recorder) as url:
-            modes = {
-                "bedrock": (
-                    {
-                        "CLAUDE_CODE_USE_BEDROCK": "1",
-                        "ANTHROPIC_BEDROCK_BASE_URL": url,
-                        "AWS_REGION": "us-east-1",
-                        "AWS_ACCESS_KEY_ID": aws.access_key_id,
-                        "AWS_SECRET_ACCESS_KEY": aws.secret_access_key,
-                    },
-                    "us.anthropic.smollm2-135m-instruct-20250207-v1:0",
-                ),
-                "vertex": (
-                    {
-                        "CLAUDE_CODE_USE_VERTEX": "1",
-                        "ANTHROPIC_VERTEX_BASE_URL": f"{url}/v1",
-                        "CLOUD_ML_REGION": "us-east5",
-                        "ANTHROPIC_VERTEX_PROJECT_ID": "parley",
-                        "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1",
-                        "ANTHROPIC_CUSTOM_HEADERS": f"Authorization: Bearer {API_KEY}",
-                    },
-                    "smollm2-135m-instruct@20250207",
-                ),
-            }
-            for mode, (extra, model) in modes.items():
-                recorder.seen = []
-                answer = run_claude(args, {**base, **extra}, model)
-                runs[mode] = {"answer": answer, "requests": recorder.seen}
-                console.print(f"[bold]Claude Code, {mode} mode: requests Parley received[/bold]")
-                for seen in recorder.seen:
-                    query = f"?{seen['query']}" if seen["query"] else ""
-                    refusal = f"  {seen['refusal']}" if "refusal" in seen else ""
-                    print(f"  {seen['method']} {seen['path']}{query} [{seen['auth']}]", end="")
-                    print(f" -> {seen.get('status')}{refusal}")
-                console.print(f"[bold]answer[/bold]: {answer}")
-    write_json(args.out, {"model": MODEL, "runs": runs})
+        runs = asyncio.run(session(args, Path(scratch)))
+    write_json(args.out, {"runs": runs})
     return 0
 
 

@@ -149,8 +149,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    result = run(args)
-    result["machine"] = machine_info(0)
+    result = {**run(args), "machine": machine_info(0)}
     report(result)
     write_json(args.out, result)
     return 0

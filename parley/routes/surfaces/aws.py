@@ -10,36 +10,22 @@ from fastapi import Request
 from starlette.responses import Response
 
 from parley.domain.sigv4 import ReceivedRequest
-from parley.errors import (
-    ERROR_CLASSES,
-    AuthenticationError,
-    BillingError,
-    ConflictError,
-    GatewayTimeoutError,
-    InternalServerError,
-    InvalidRequestError,
-    NotFoundError,
-    OverloadedError,
-    ParleyError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestTooLargeError,
-)
+from parley.errors import AuthenticationError, ParleyError
 from parley.routes.surfaces.common import kept_headers
 
-# ParleyError class -> (HTTP status, AWS error type)
-BEDROCK_ERRORS: dict[type[ParleyError], tuple[int, str]] = {
-    InvalidRequestError: (400, "ValidationException"),
-    AuthenticationError: (403, "UnrecognizedClientException"),
-    BillingError: (403, "AccessDeniedException"),
-    PermissionDeniedError: (403, "AccessDeniedException"),
-    NotFoundError: (404, "ResourceNotFoundException"),
-    ConflictError: (409, "ConflictException"),
-    RequestTooLargeError: (400, "ValidationException"),
-    RateLimitError: (429, "ThrottlingException"),
-    InternalServerError: (500, "InternalServerException"),
-    GatewayTimeoutError: (408, "ModelTimeoutException"),
-    OverloadedError: (503, "ServiceUnavailableException"),
+# contract error type (ParleyError.error_type) -> (HTTP status, AWS error type)
+BEDROCK_ERRORS: dict[str, tuple[int, str]] = {
+    "invalid_request_error": (400, "ValidationException"),
+    "authentication_error": (403, "UnrecognizedClientException"),
+    "billing_error": (403, "AccessDeniedException"),
+    "permission_error": (403, "AccessDeniedException"),
+    "not_found_error": (404, "ResourceNotFoundException"),
+    "conflict_error": (409, "ConflictException"),
+    "request_too_large": (400, "ValidationException"),
+    "rate_limit_error": (429, "ThrottlingException"),
+    "api_error": (500, "InternalServerException"),
+    "timeout_error": (408, "ModelTimeoutException"),
+    "overloaded_error": (503, "ServiceUnavailableException"),
 }
 # An AuthenticationError's error_code -> the AWS type of that signing failure
 SIGNING_ERRORS = {
@@ -59,7 +45,7 @@ STREAM_EXCEPTIONS = (
 
 
 def aws_error(exc: ParleyError) -> tuple[int, str]:
-    status, kind = BEDROCK_ERRORS.get(type(exc), (500, "InternalServerException"))
+    status, kind = BEDROCK_ERRORS.get(exc.error_type, BEDROCK_ERRORS["api_error"])
     if isinstance(exc, AuthenticationError):
         kind = SIGNING_ERRORS.get(str(exc.details.get("error_code")), kind)
     return status, kind
@@ -81,8 +67,7 @@ def bedrock_error(exc: ParleyError, request_id: str | None) -> Response:
 def stream_exception(error_type: str) -> str:
     """The stream's exception member for a contract error type (`overloaded_error` ->
     `serviceUnavailableException`)."""
-    cls = next((c for c in ERROR_CLASSES if c.error_type == error_type), InternalServerError)
-    kind = BEDROCK_ERRORS[cls][1]
+    kind = BEDROCK_ERRORS.get(error_type, BEDROCK_ERRORS["api_error"])[1]
     member = kind[0].lower() + kind[1:]
     return member if member in STREAM_EXCEPTIONS else STREAM_EXCEPTIONS[-1]
 

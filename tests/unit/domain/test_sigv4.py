@@ -35,11 +35,11 @@ def signed(
     service: str = "bedrock",
     token: str | None = None,
     method: str = "POST",
+    extra: dict[str, str] | None = None,
 ) -> ReceivedRequest:
     """Signed by botocore now, then seen as a server sees it: the path and query as sent."""
-    request = AWSRequest(
-        method=method, url=url, data=body, headers={"content-type": "application/json"}
-    )
+    headers = {"content-type": "application/json", **(extra or {})}
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
     SigV4Auth(Credentials(ACCESS_KEY, secret, token), service, region).add_auth(request)
     parts = urlsplit(url)
     headers = [(name.lower(), value) for name, value in request.prepare().headers.items()]
@@ -84,6 +84,12 @@ def test_a_signed_query_string_verifies_in_any_order() -> None:
 def test_a_session_token_is_signed_and_accepted() -> None:
     request = signed(token="session-token")
     assert request.header("x-amz-security-token") == "session-token"
+    check(request)
+
+
+def test_a_signature_dated_by_the_date_header_verifies() -> None:
+    request = signed(extra={"Date": "Thu, 01 Jan 1970 00:00:00 GMT"})  # botocore re-dates it
+    assert request.header("x-amz-date") is None and request.header("date") is not None
     check(request)
 
 

@@ -49,7 +49,8 @@ def botocore_parsed(exc: ParleyError) -> dict[str, object]:
 
 
 def test_every_error_class_has_a_shape_on_each_surface() -> None:
-    assert set(BEDROCK_ERRORS) == set(ERROR_CLASSES) == set(VERTEX_ERRORS)
+    types = {cls.error_type for cls in ERROR_CLASSES}
+    assert set(BEDROCK_ERRORS) == types == set(VERTEX_ERRORS)
 
 
 @pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda cls: cls.__name__)
@@ -57,7 +58,7 @@ def test_botocore_reads_each_error_as_its_aws_type(cls: type[ParleyError]) -> No
     parsed = botocore_parsed(cls("what went wrong"))
     assert parsed["Error"] == {"Code": AWS_TYPES[cls.status], "Message": "what went wrong"}
     metadata = parsed["ResponseMetadata"]
-    assert metadata["HTTPStatusCode"] == BEDROCK_ERRORS[cls][0]  # type: ignore[index]
+    assert metadata["HTTPStatusCode"] == BEDROCK_ERRORS[cls.error_type][0]  # type: ignore[index]
     assert metadata["RequestId"] == "req_1"  # type: ignore[index]
 
 
