@@ -19,6 +19,7 @@ from parley.domain.ports import Clock, Engine, LimiterBackend
 from parley.domain.pricing import ModelPrice, PriceBook, PriceOverride
 from parley.domain.quotas import QuotaRule
 from parley.domain.regions import Region, RegionMap
+from parley.domain.sealing import Sealer
 from parley.domain.tiers import PRESETS, ClassLimits, Tier
 from parley.engine.llama.engine import LlamaEngine
 from parley.engine.llama.locate import model_path
@@ -34,8 +35,12 @@ from parley.routes.limits import limits_router
 from parley.routes.messages import messages_router
 from parley.routes.models import models_router
 from parley.routes.reports import reports_router
+from parley.routes.surfaces.bedrock import bedrock_router
+from parley.routes.surfaces.profiles import profiles_router
+from parley.routes.surfaces.vertex import vertex_router
 from parley.services.admin import Admin
 from parley.services.auth import AuthService
+from parley.services.bedrock_auth import BedrockAuth
 from parley.services.caching import PromptCache
 from parley.services.limits import RateLimits
 from parley.services.messages import MessagesService
@@ -43,9 +48,11 @@ from parley.services.metering import Meter
 from parley.services.quotas import Quotas
 from parley.services.reports import Reports
 from parley.settings import ClassLimitsSource, LimitsSettings, ModelSource, Settings
+from parley.store.aws_credentials import AwsCredentialStore
 from parley.store.db import connect
 from parley.store.keys import KeyStore
 from parley.store.ledger import LedgerStore
+from parley.store.server_key import load_server_key
 from parley.store.tenancy import TenancyStore
 
 OPERATOR_DEFAULT_WINDOW = 4096
@@ -257,6 +264,15 @@ def create_app(
     app.include_router(limits_router(auth, limits, catalog))
     app.include_router(reports_router(auth, Reports(ledger)))
     app.include_router(admin_router(auth, Admin(tenancy, limits)))
+
+    # Partner-cloud surfaces (issue 12): the Vertex AI and Bedrock shapes over the same
+    # service. SigV4 secrets are sealed at rest; signatures are checked against the wall clock
+    # (clients sign with theirs), whatever clock the rest of the app runs on.
+    aws_keys = AwsCredentialStore(database, Sealer(load_server_key(settings)))
+    bedrock_auth = BedrockAuth(auth, aws_keys, WallClock(), settings.default_region)
+    app.include_router(vertex_router(auth, messages, catalog, settings.max_request_bytes))
+    app.include_router(bedrock_router(bedrock_auth, messages, catalog, settings.max_request_bytes))
+    app.include_router(profiles_router(bedrock_auth, catalog))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

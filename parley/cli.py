@@ -14,6 +14,7 @@ from parley.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from parley.domain.ports import Tenancy
+    from parley.store.aws_credentials import AwsCredentialStore
 
 app = typer.Typer(help="Parley: the Claude Messages API on local open-weight models.")
 keys_app = typer.Typer(help="Manage API keys.")
@@ -63,6 +64,10 @@ def keys_create(
     key: Annotated[
         str | None, typer.Option("--key", help="import this secret instead of generating one")
     ] = None,
+    aws: Annotated[
+        bool,
+        typer.Option("--aws", help="an AWS access key pair instead (SigV4 on the Bedrock shape)"),
+    ] = False,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
@@ -71,6 +76,9 @@ def keys_create(
     from parley.store.keys import KeyStore
 
     settings = _settings(data_dir, config)
+    if aws:
+        _create_aws_key(settings, name, workspace, admin=admin, imported=key is not None)
+        return
     store = KeyStore(connect(settings.resolved_database_url()))
     try:
         created = asyncio.run(store.create(name=name, workspace=workspace, admin=admin, secret=key))
@@ -80,6 +88,31 @@ def keys_create(
     kind = "admin key" if admin else f"API key in workspace {workspace!r}"
     console.print(f"Created {kind} {created.principal.key_id} ({name}). Store it now:")
     typer.echo(created.secret)
+
+
+def _aws_keys(settings: Settings) -> AwsCredentialStore:
+    from parley.domain.sealing import Sealer
+    from parley.store.aws_credentials import AwsCredentialStore
+    from parley.store.db import connect
+    from parley.store.server_key import load_server_key
+
+    engine = connect(settings.resolved_database_url())
+    return AwsCredentialStore(engine, Sealer(load_server_key(settings)))
+
+
+def _create_aws_key(
+    settings: Settings, name: str, workspace: str, *, admin: bool, imported: bool
+) -> None:
+    """An access key id and secret access key for `workspace`, printed as the last line."""
+    if admin or imported:
+        console.print("[red]--aws cannot be combined with --admin or --key[/red]")
+        raise typer.Exit(1)
+    created = asyncio.run(_aws_keys(settings).create(name=name, workspace=workspace))
+    console.print(
+        f"Created AWS access key {created.access_key_id} for API key "
+        f"{created.principal.key_id} ({name}) in workspace {workspace!r}. Store it now:"
+    )
+    typer.echo(f"{created.access_key_id} {created.secret_access_key}")
 
 
 def _first_organization(tenancy: Tenancy) -> str:
@@ -123,7 +156,16 @@ def keys_disable(
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """Disable a key: it gets 401 from its next request on."""
+    """Disable a key: it gets 401 from its next request on. An AWS access key id (AKIA...)
+    disables that access key alone."""
+    from parley.store.aws_credentials import is_access_key_id
+
+    if is_access_key_id(key_id):
+        if not asyncio.run(_aws_keys(_settings(data_dir, config)).disable(key_id)):
+            console.print(f"[red]no key {key_id}[/red]")
+            raise typer.Exit(1)
+        console.print(f"{key_id} is now inactive")
+        return
     store, organization = _tenancy(data_dir, config)
     updated = asyncio.run(store.update_key(organization, key_id, name=None, status="inactive"))
     if updated is None:

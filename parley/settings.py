@@ -216,6 +216,10 @@ class Settings(BaseSettings):
     limiter_url: str | None = Field(
         default=None, description="redis:// URL shared by replicas; default: in-process"
     )
+    default_region: str = Field(
+        default="us-east-1",
+        description="region of a Bedrock request whose URL and signature name none",
+    )
     server_key: SecretStr | None = Field(
         default=None,
         description="base64 of 32 bytes that seal secrets at rest; default: data_dir/server.key, "

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,11 +23,15 @@ from fastapi import FastAPI
 
 from parley.app import create_app
 from parley.domain.billing import BillingContext
+from parley.domain.metering import LedgerEntry
 from parley.domain.ports import Clock, Principal
+from parley.domain.sealing import Sealer
 from parley.services.messages import Admitted, MessagesService
 from parley.settings import EngineSettings, Settings
+from parley.store.aws_credentials import AwsCredentialStore, CreatedAwsKey
 from parley.store.db import connect
 from parley.store.keys import KeyStore
+from parley.store.server_key import load_server_key
 from parley.wire.messages import MessageCreateParams
 from tests.fakes import FakeEngine
 
@@ -103,6 +108,27 @@ def create_keys(settings: Settings) -> dict[str, Principal]:
         blocking(keys.create(name="admin", admin=True, secret=ADMIN_KEY)),
     ]
     return {key.secret: key.principal for key in created}
+
+
+def create_aws_key(settings: Settings, workspace: str = "default") -> CreatedAwsKey:
+    """An AWS access key pair (SigV4) for a new API key in `settings`' database."""
+    store = AwsCredentialStore(
+        connect(settings.resolved_database_url()), Sealer(load_server_key(settings))
+    )
+    return blocking(store.create(name="aws-tests", workspace=workspace))
+
+
+def billed(app: FastAPI, request_id: str) -> LedgerEntry:
+    """The one ledger row of a request in the test keys' organization."""
+    principal = blocking(app.state.keys.authenticate(API_KEY))
+    now = datetime.now(UTC)
+    entries = blocking(
+        app.state.ledger.read(
+            principal.organization_id, now - timedelta(days=40), now + timedelta(days=40)
+        )
+    )
+    [entry] = [e for e in entries if e.request_id == request_id]
+    return entry
 
 
 def fake_app(

@@ -55,6 +55,24 @@ class ModelEntry:
     rate_class: str = "default"  # the tier table's model class whose limits apply
     cache_reads_count_itpm: bool = False  # as on every current hosted model
 
+    @property
+    def vertex_id(self) -> str:
+        """The id as Vertex AI writes it: a pinned snapshot's date after `@` (`name@20250207`)."""
+        name, _, snapshot = self.id.rpartition("-")
+        return f"{name}@{snapshot}" if _is_snapshot(snapshot) and name else self.id
+
+    @property
+    def bedrock_id(self) -> str:
+        """The id as Bedrock writes it: the provider of its Messages body, then a version."""
+        return f"{BEDROCK_PROVIDER}.{self.id}-v1:0"
+
+
+BEDROCK_PROVIDER = "anthropic"
+
+
+def _is_snapshot(part: str) -> bool:
+    return len(part) == 8 and part.isdigit()
+
 
 DEFAULT_MODEL = ModelEntry(
     id="smollm2-135m-instruct-20250207",

@@ -265,3 +265,18 @@ class Keys(Protocol):
         """A new key (`secret` imported, or one generated) in the default organization's
         `workspace` ("default" if omitted), both created if missing; an admin key belongs to
         no workspace. ValueError if the secret is already a key's."""
+
+
+@dataclass(frozen=True)
+class AwsSecret:
+    """An AWS access key's secret, and the principal of the API key it belongs to."""
+
+    principal: Principal
+    secret_access_key: str
+
+
+class AwsCredentials(Protocol):
+    """AWS access keys that sign requests (SigV4) for an API key; secrets sealed at rest."""
+
+    async def secret_for(self, access_key_id: str) -> AwsSecret | None:
+        """The secret of an active access key whose API key is active too; None otherwise."""

@@ -14,7 +14,7 @@ from parley.routes.errors import from_validation_error
 Model = TypeVar("Model", bound=BaseModel)
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestTooLargeError(f"Request exceeds the maximum allowed size of {limit} bytes")
@@ -23,6 +23,14 @@ async def read_json(request: Request, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise RequestTooLargeError(f"Request exceeds the maximum allowed size of {limit} bytes")
+    return bytes(body)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    return decode_json(await read_body(request, limit))
+
+
+def decode_json(body: bytes) -> Any:
     if not body:
         raise InvalidRequestError("request body is empty: a JSON object is required")
     try:

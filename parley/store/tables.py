@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -79,4 +80,14 @@ ledger = Table(
     Column("completed_at", DateTime(timezone=True), nullable=False),
     Column("geo", String(32), nullable=True),  # the geo the request was held to
     Index("ledger_by_organization_time", "organization_id", "completed_at"),
+)
+
+aws_credentials = Table(
+    "aws_credentials",
+    metadata,
+    Column("access_key_id", String(32), primary_key=True),
+    Column("api_key_id", String(64), ForeignKey("api_keys.id"), nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),  # domain/sealing.py, never plain
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,1 @@
+"""The partner-cloud shapes of the Messages API: Vertex AI and Amazon Bedrock."""
