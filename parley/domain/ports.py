@@ -14,6 +14,7 @@ from parley.domain.diagnostics import Fingerprint
 from parley.domain.metering import LedgerEntry
 from parley.domain.prompt import CacheTtl, Conversation
 from parley.domain.tenancy import KeyInfo, WorkspaceInfo
+from parley.domain.tools import ToolFormat
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class Engine(Protocol):
     planning are exact to the token whatever runs the model."""
 
     context_window: int
+    tool_format: ToolFormat  # how its chat format writes tool use (domain/tools.py)
 
     def render(self, conversation: Conversation, *, block_ends: bool = True) -> RenderedPrompt:
         """`block_ends` False skips finding where each block ends (count_tokens needs only
