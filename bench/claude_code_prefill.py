@@ -1,5 +1,5 @@
 """Claude Code's default request against a running `parley serve` (the packaged Gemma 3 270M):
-how long its ~12,700-token prompt takes to prefill cold, and a second turn that reads the first
+how long its ~22,700-token prompt takes to prefill cold, and a second turn that reads the first
 one's prompt from the cache.
 
 The first request is the recorded body of `tests/fixtures/claude_code_default_request.json`

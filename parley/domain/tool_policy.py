@@ -61,8 +61,9 @@ class ToolPolicy:
         return None
 
     def tool_call(self) -> ToolCallConstraint | None:
-        """Under `auto`, a call the model begins is finished under the tools' schemas."""
-        if self.mode != "auto":
+        """Under `auto`, a call the model begins is finished under the tools' schemas (in a
+        format whose calls have an opening to begin with)."""
+        if self.mode != "auto" or not self.format.opening:
             return None
         return ToolCallConstraint(
             JsonConstraint(self.format.schema(self.tools), "tools"),

@@ -7,6 +7,10 @@ ToolFormat; the others get Parley's generic one.
   definitions as JSON lines in the system turn, with an instruction to answer
   `<tool_call>{"name": ..., "input": {...}}</tool_call>`; earlier calls are written back the
   same way, and results as `<tool_result id="...">...</tool_result>` in the user turn.
+- llama3 (Llama 3.1 and later, JSON tool calling): the definitions as
+  `{"type": "function", "function": {...}}` lines after Meta's instruction, a call as the whole
+  answer `{"name": ..., "parameters": {...}}` (no tags: under `auto` an answer that begins
+  with `{` is held back until it is known to be a call or text), results as text.
 - hermes (Qwen 2/2.5/3 and other ChatML models tuned on Hermes function calling): the
   definitions inside `<tools></tools>` as `{"type": "function", "function": {...}}` lines,
   calls as `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`, results as
@@ -103,12 +107,20 @@ HERMES_TAIL = (
     '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
 )
 
+LLAMA3_HEAD = (
+    "Given the following functions, please respond with a JSON for a function call with its "
+    "proper arguments that best answers the given prompt.\n\nRespond in the format "
+    '{"name": function name, "parameters": dictionary of argument name and its value}. '
+    "Do not use variables."
+)
+
 
 @dataclass(frozen=True)
 class ToolFormat:
     """One way of writing tool use: `opening` and `closing` around a call in the answer, the
     key its input goes under (`arguments`), and how definitions, calls and results are
-    written into the prompt (each tool's definition is one block of its own)."""
+    written into the prompt (each tool's definition is one block of its own). A format
+    without `opening` writes a call as the whole answer."""
 
     name: str
     opening: str
@@ -121,6 +133,10 @@ class ToolFormat:
             lines[0] = HERMES_HEAD + "\n" + lines[0]
             lines[-1] += "\n" + HERMES_TAIL
             return lines
+        if self.name == "llama3":
+            lines = [json.dumps(_function(tool)) for tool in tools]
+            lines[0] = LLAMA3_HEAD + "\n\n" + lines[0]
+            return lines
         return [(INSTRUCTION + "\n" if i == 0 else "") + tool_line(t) for i, t in enumerate(tools)]
 
     def call(self, block: ToolUseBlockParam) -> str:
@@ -130,6 +146,8 @@ class ToolFormat:
     def result(self, block: ToolResultBlockParam, where: str) -> str:
         if self.name == "hermes":
             return f"<tool_response>\n{result_body(block, where)}\n</tool_response>"
+        if self.name == "llama3":
+            return result_body(block, where)
         return result_text(block, where)
 
     def schema(self, tools: Sequence[ToolParam]) -> dict[str, Any]:
@@ -142,6 +160,9 @@ class ToolFormat:
 
     def split_calls(self, text: str, names: set[str]) -> tuple[str, list[Call]]:
         """The text before the first well-formed call of a known tool, and every such call."""
+        if not self.opening:
+            call = self._whole_call(text, names)
+            return ("", [call]) if call else (text, [])
         pattern = (
             re.escape(self.opening.strip()) + r"\s*(\{.*?\})\s*" + re.escape(self.closing.strip())
         )
@@ -161,6 +182,16 @@ class ToolFormat:
             calls.append(Call(str(data["name"]), dict(data.get(self.arguments, {}))))
         return head, calls
 
+    def _whole_call(self, text: str, names: set[str]) -> Call | None:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(data, dict) or data.get("name") not in names:
+            return None
+        arguments = data.get(self.arguments, {})
+        return Call(str(data["name"]), arguments) if isinstance(arguments, dict) else None
+
 
 def _function(tool: ToolParam) -> dict[str, Any]:
     function: dict[str, Any] = {"name": tool.name}
@@ -172,5 +203,6 @@ def _function(tool: ToolParam) -> dict[str, Any]:
 
 GENERIC = ToolFormat("generic", CALL_OPEN, CALL_CLOSE, "input")
 HERMES = ToolFormat("hermes", HERMES_OPEN, HERMES_CLOSE, "arguments")
+LLAMA3_JSON = ToolFormat("llama3", "", "", "parameters")
 # The tool format of each known chat format that has one (engine/llama/templates.py names).
-NATIVE: dict[str, ToolFormat] = {"qwen": HERMES}
+NATIVE: dict[str, ToolFormat] = {"qwen": HERMES, "llama3": LLAMA3_JSON}

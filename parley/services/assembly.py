@@ -98,6 +98,8 @@ class Assembler:
         whitespace that may turn out to precede one."""
         if self._mode != "auto":
             return len(self._text)
+        if not self._tag:  # a call is the whole answer: hold back what may become one
+            return 0 if self._text.lstrip()[:1] in ("", "{") else len(self._text)
         tag = self._text.find(self._tag)
         end = tag if tag >= 0 else len(self._text)
         if tag < 0:

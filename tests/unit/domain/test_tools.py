@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from parley.domain.prompt import ModelAbilities, Turn, build_conversation
-from parley.domain.tools import GENERIC, HERMES, Call
+from parley.domain.tools import GENERIC, HERMES, LLAMA3_JSON, Call
 from parley.wire.messages import MessageParam, ToolParam
 
 WEATHER = ToolParam.model_validate(
@@ -81,3 +81,23 @@ def test_a_forced_hermes_call_is_decoded_with_its_arguments_key() -> None:
         "required": ["name", "arguments"],
         "additionalProperties": False,
     }
+
+
+def test_llama3_writes_tools_after_metas_instruction_and_calls_as_bare_json() -> None:
+    system, _, assistant, result = rendered(LLAMA3_JSON)
+    assert system.text.startswith(
+        "Given the following functions, please respond with a JSON for a function call with "
+        "its proper arguments that best answers the given prompt.\n\nRespond in the format "
+        '{"name": function name, "parameters": dictionary of argument name and its value}. '
+        'Do not use variables.\n\n{"type": "function", "function": {"name": "get_weather", '
+    )
+    assert assistant.text == '{"name": "get_weather", "parameters": {"city": "Paris"}}'
+    assert result.text == "Sunny."
+
+
+def test_llama3_reads_a_whole_answer_of_json_as_its_call() -> None:
+    call = '{"name": "get_time", "parameters": {"tz": "UTC"}}\n'
+    assert LLAMA3_JSON.split_calls(call, {"get_time"}) == ("", [Call("get_time", {"tz": "UTC"})])
+    assert LLAMA3_JSON.split_calls("It is noon.", {"get_time"}) == ("It is noon.", [])
+    unknown = '{"name": "launch", "parameters": {}}'
+    assert LLAMA3_JSON.split_calls(unknown, {"get_time"}) == (unknown, [])

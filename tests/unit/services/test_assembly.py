@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.domain.tools import HERMES
+from parley.domain.tools import HERMES, LLAMA3_JSON
 from parley.services.assembly import Assembler
 from parley.wire.messages import TextBlock, ToolUseBlock
 from parley.wire.stream import ContentBlockDeltaEvent, InputJSONDelta, StreamEvent, TextDelta
@@ -155,3 +155,21 @@ def test_a_forced_hermes_call_reads_its_arguments() -> None:
     (block,) = blocks
     assert called and isinstance(block, ToolUseBlock) and block.input == {"city": "Paris"}
     assert json.loads(streamed_json(events)) == {"city": "Paris"}
+
+
+@given(st.data())
+def test_llama3_holds_back_an_answer_that_may_be_a_call(data: st.DataObject) -> None:
+    text = ' {"name": "get_weather", "parameters": {"city": "Paris"}}'
+    assembler = Assembler("auto", {"get_weather"}, tool_format=LLAMA3_JSON)
+    events, blocks, called = run(assembler, data.draw(chunks(text)))
+    assert called and streamed_text(events) == ""
+    (block,) = blocks
+    assert isinstance(block, ToolUseBlock) and block.input == {"city": "Paris"}
+
+
+@given(st.data())
+def test_llama3_streams_an_answer_that_cannot_be_a_call(data: st.DataObject) -> None:
+    text = "Paris is sunny {today}."
+    assembler = Assembler("auto", {"get_weather"}, tool_format=LLAMA3_JSON)
+    events, blocks, called = run(assembler, data.draw(chunks(text)))
+    assert not called and blocks == [TextBlock(text=text)] and streamed_text(events) == text
