@@ -14,7 +14,15 @@ from starlette.responses import JSONResponse, Response
 
 from parley import __version__
 from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
-from parley.domain.catalog import DEFAULT_MODEL, Catalog, HubFile, LocalFile, ModelEntry
+from parley.domain.catalog import (
+    DEFAULT_MODEL,
+    GEMMA3_270M,
+    Catalog,
+    ContextExtension,
+    HubFile,
+    LocalFile,
+    ModelEntry,
+)
 from parley.domain.ports import Clock, Engine, LimiterBackend, ThreadStore
 from parley.domain.pricing import ModelPrice, PriceBook, PriceOverride
 from parley.domain.quotas import QuotaRule
@@ -69,6 +77,7 @@ def operator_entry(source: ModelSource) -> ModelEntry:
     else:
         raise ValueError(f"model {source.id!r} needs `path`, or `hf_repo` and `hf_file`")
     window = source.context_window or OPERATOR_DEFAULT_WINDOW
+    extension = source.context_extension
     return ModelEntry(
         id=source.id,
         display_name=source.display_name or source.id,
@@ -80,11 +89,16 @@ def operator_entry(source: ModelSource) -> ModelEntry:
         min_cache_tokens=source.min_cache_tokens,
         rate_class=source.rate_class,
         cache_reads_count_itpm=source.cache_reads_count_itpm,
+        chat_template=source.chat_template,
+        context_extension=None
+        if extension is None
+        else ContextExtension(extension.method, extension.factor, extension.trained_window),
     )
 
 
 def build_catalog(settings: Settings) -> Catalog:
     entries = [DEFAULT_MODEL] if settings.default_model else []
+    entries += [GEMMA3_270M] if settings.gemma_model else []
     entries += [operator_entry(source) for source in settings.models]
     if not entries:
         raise ValueError("the catalog is empty: enable default_model or add [[models]]")
@@ -97,8 +111,7 @@ def load_engines(catalog: Catalog, settings: Settings, metrics: Metrics) -> dict
         engines[entry.id] = LlamaEngine(
             model_path(entry.backend, settings.data_dir),
             settings.engine,
-            model_id=entry.id,
-            context_window=entry.context_window,
+            entry=entry,
             metrics=metrics,
         )
     return engines

@@ -157,6 +157,20 @@ class LimitsSettings(BaseModel):
     )
 
 
+class ContextExtensionSource(BaseModel):
+    """RoPE scaling past a model's trained window (llama.cpp's linear or YaRN)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["linear", "yarn"] = Field(
+        default="yarn", description="yarn keeps more quality than linear at the same factor"
+    )
+    factor: float = Field(ge=1.0, le=32.0, description="the trained window times this is usable")
+    trained_window: int | None = Field(
+        default=None, ge=16, description="the window scaling starts from; default: the file's"
+    )
+
+
 class ModelSource(BaseModel):
     """An operator-added catalog entry: a local GGUF file or a Hugging Face repo + file."""
 
@@ -178,6 +192,14 @@ class ModelSource(BaseModel):
     cache_reads_count_itpm: bool = Field(
         default=False, description="whether cache reads count toward input tokens per minute"
     )
+    chat_template: str | None = Field(
+        default=None,
+        description="chatml, gemma, llama3, mistral, phi3, qwen, or a Jinja template; default: "
+        "the file's own, else the format of its architecture",
+    )
+    context_extension: ContextExtensionSource | None = Field(
+        default=None, description="RoPE scaling, for a context_window past the trained one"
+    )
 
 
 class Settings(BaseSettings):
@@ -194,6 +216,11 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
     )
     default_model: bool = Field(default=True, description="serve the packaged SmolLM2 model")
+    gemma_model: bool = Field(
+        default=False,
+        description="also serve the packaged Gemma 3 270M (32k window: fits Claude Code's "
+        "default prompt); its file is assembled into data_dir/models on first start",
+    )
     models: list[ModelSource] = Field(default_factory=list)
     aliases: dict[str, str] = Field(
         default_factory=dict, description="extra model ids mapped onto catalog ids"

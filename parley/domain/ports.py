@@ -15,6 +15,7 @@ from parley.domain.metering import LedgerEntry
 from parley.domain.prompt import CacheTtl, Conversation
 from parley.domain.tenancy import KeyInfo, WorkspaceInfo
 from parley.domain.threads import ClaimRefusal, ThreadRecord
+from parley.domain.tools import ToolFormat
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Engine(Protocol):
     planning are exact to the token whatever runs the model."""
 
     context_window: int
+    tool_format: ToolFormat  # how its chat format writes tool use (domain/tools.py)
 
     def render(self, conversation: Conversation, *, block_ends: bool = True) -> RenderedPrompt:
         """`block_ends` False skips finding where each block ends (count_tokens needs only

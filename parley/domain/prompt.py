@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from parley.domain.tool_changes import ToolSet
-from parley.domain.tools import INSTRUCTION, call_text, result_text, tool_line
+from parley.domain.tools import GENERIC, INSTRUCTION, ToolFormat, tool_line
 from parley.errors import InvalidRequestError
 from parley.wire.common import CacheControlEphemeral
 from parley.wire.content import (
@@ -99,7 +99,8 @@ def is_billing_header(block: TextBlockParam) -> bool:
 class _Builder:
     """Collects turns (merging same-role ones) and the blocks in prefix order."""
 
-    def __init__(self) -> None:
+    def __init__(self, tool_format: ToolFormat) -> None:
+        self.tool_format = tool_format
         self.turns: list[tuple[ChatRole, list[str], list[tuple[int, int]]]] = []
         self.blocks: list[Block] = []
 
@@ -130,10 +131,12 @@ def build_conversation(
     messages: Sequence[MessageParam],
     abilities: ModelAbilities,
     tools: Sequence[ToolParam] | None = None,
+    tool_format: ToolFormat = GENERIC,
 ) -> Conversation:
+    """`tool_format`: how the model's chat format writes tools, calls and results."""
     if not messages:
         raise InvalidRequestError("messages: at least one message is required")
-    builder = _Builder()
+    builder = _Builder(tool_format)
     tool_set = ToolSet(tools or [])
     head = _tool_texts(tools or [], builder) + _system_texts(system, builder)
     head += _summary_texts(messages[0], builder)
@@ -162,11 +165,13 @@ def build_conversation(
 
 def _tool_texts(tools: Sequence[ToolParam], builder: _Builder) -> list[tuple[int, str]]:
     """Tools come first in the prompt's prefix order, one block each."""
-    texts: list[tuple[int, str]] = []
-    for index, tool in enumerate(tools):
-        text = (INSTRUCTION + "\n" if index == 0 else "") + tool_line(tool)
-        texts.append((builder.block("tools", None, text, tool.cache_control), text))
-    return texts
+    if not tools:
+        return []
+    texts = builder.tool_format.definitions(tools)
+    return [
+        (builder.block("tools", None, text, tool.cache_control), text)
+        for tool, text in zip(tools, texts, strict=True)
+    ]
 
 
 def _system_texts(
@@ -260,12 +265,12 @@ def _texts_of(
         elif isinstance(block, ToolUseBlockParam):
             if message.role != "assistant":
                 raise InvalidRequestError(f"{where}: tool_use blocks belong to assistant turns")
-            text = call_text(block)
+            text = builder.tool_format.call(block)
             texts.append((builder.block("messages", index, text, block.cache_control), text))
         elif isinstance(block, ToolResultBlockParam):
             if message.role == "assistant":
                 raise InvalidRequestError(f"{where}: tool_result blocks belong to user turns")
-            text = result_text(block, where)
+            text = builder.tool_format.result(block, where)
             texts.append((builder.block("messages", index, text, block.cache_control), text))
         else:
             raise InvalidRequestError(f"{where}.type: '{block.type}' blocks are not supported")

@@ -7,6 +7,7 @@ from typing import TypeVar
 from parley.domain.catalog import ModelEntry
 from parley.domain.schemas import check_schema
 from parley.domain.tool_policy import ToolPolicy
+from parley.domain.tools import GENERIC, ToolFormat
 from parley.errors import InvalidRequestError, PermissionDeniedError
 from parley.wire.content import TextBlockParam
 from parley.wire.messages import (
@@ -47,12 +48,15 @@ def check_version_fields(params: CountTokensParams, version: str | None) -> None
                 )
 
 
-def check_features(params: CountTokensParams, entry: ModelEntry) -> ToolPolicy:
+def check_features(
+    params: CountTokensParams, entry: ModelEntry, tool_format: ToolFormat = GENERIC
+) -> ToolPolicy:
     """Features this server or model cannot do are refused by name, never silently dropped.
-    Returns the request's tool policy, whose own 400s come in the contract's order."""
+    Returns the request's tool policy (in the model's `tool_format`), whose own 400s come in
+    the contract's order."""
     if params.thinking is not None and params.thinking.type == "enabled" and not entry.thinking:
         raise InvalidRequestError(f'"thinking.type.enabled" is not supported for model {entry.id}')
-    policy = ToolPolicy.of(params)
+    policy = ToolPolicy.of(params, tool_format)
     if params.output_config is not None and params.output_config.format is not None:
         check_schema(params.output_config.format.schema_, "output_config.format.schema")
     if params.mcp_servers:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from itertools import accumulate
 from pathlib import Path
 
+from parley.domain.catalog import ModelEntry
 from parley.domain.ports import (
     EngineEvent,
     GenerateRequest,
@@ -18,36 +19,48 @@ from parley.domain.ports import (
     TokenOut,
 )
 from parley.domain.prompt import Conversation
+from parley.domain.tools import GENERIC, NATIVE
 from parley.engine.llama.chat import ChatTemplate
 from parley.engine.llama.grammar import Grammars, grammars_for
 from parley.engine.llama.model import ContextShape, LlamaModel
 from parley.engine.llama.scheduler import Scheduler, SchedulerLimits
 from parley.engine.llama.stats import EngineStats
+from parley.engine.llama.templates import choose_template
 from parley.metrics import Metrics
 from parley.settings import EngineSettings
 
 
 class LlamaEngine:
     def __init__(
-        self,
-        path: Path,
-        settings: EngineSettings,
-        *,
-        model_id: str,
-        context_window: int,
-        metrics: Metrics,
+        self, path: Path, settings: EngineSettings, *, entry: ModelEntry, metrics: Metrics
     ) -> None:
+        """Refuses (ValueError, saying what to set) a model whose chat format is unknown or
+        whose window is past what it was trained on without a context extension."""
         shape = ContextShape(
             kv_cells=settings.kv_cells,
             sequence_ids=settings.max_sequences + settings.prefix_entries,
             batch_tokens=settings.batch_tokens,
             threads=settings.threads,
             extra_buffers=settings.extra_buffers,
+            extension=entry.context_extension,
         )
         self._model = LlamaModel(path, shape)
-        self.context_window = min(context_window, settings.kv_cells)
+        try:
+            _check_window(entry, self._model.train_context)
+            self.chat = choose_template(
+                model_id=entry.id,
+                setting=entry.chat_template,
+                embedded=self._model.metadata("tokenizer.chat_template"),
+                architecture=self._model.metadata("general.architecture"),
+                is_special_token=self._model.is_special_token,
+            )
+        except ValueError:
+            self._model.close()
+            raise
+        self.context_window = min(entry.context_window, settings.kv_cells)
+        self.tool_format = NATIVE.get(self.chat.format or "", GENERIC)
         self._template = ChatTemplate(
-            self._model.metadata("tokenizer.chat_template"),
+            self.chat.source,
             bos_token=self._model.token_text(self._model.bos, special=True).decode(),
             eos_token=self._model.token_text(self._model.eos, special=True).decode(),
         )
@@ -61,7 +74,7 @@ class LlamaEngine:
                 snapshot_bytes=settings.cache_ram_mb * 1024 * 1024,
                 idle_prefix_cells=settings.idle_prefix_cells,
             ),
-            stats=EngineStats(metrics, model_id, self._model.bytes_per_cell),
+            stats=EngineStats(metrics, entry.id, self._model.bytes_per_cell),
             seed=settings.seed,
         )
         self._scheduler.start()
@@ -117,6 +130,21 @@ class LlamaEngine:
     async def close(self) -> None:
         await asyncio.to_thread(self._scheduler.stop)
         self._model.close()
+
+
+def _check_window(entry: ModelEntry, trained: int) -> None:
+    extension = entry.context_extension
+    usable = (
+        trained
+        if extension is None
+        else int((extension.trained_window or trained) * extension.factor)
+    )
+    if entry.context_window > usable:
+        raise ValueError(
+            f"model {entry.id!r}: context_window {entry.context_window} is past the {usable} "
+            f"tokens it can attend to (trained on {trained}); lower context_window or set "
+            "context_extension (RoPE scaling: method and factor) in its [[models]] entry"
+        )
 
 
 class LlamaStream:
