@@ -88,8 +88,12 @@ class MessagesService:
         version: str | None,
         request_id: str,
         billing: BillingContext | None = None,
+        priority: int = 0,
+        fixed_id: str | None = None,
     ) -> Admitted:
-        """Every refusal (400, 404, 429, 529) comes from here, before any response header."""
+        """Every refusal (400, 404, 429, 529) comes from here, before any response header.
+        `priority`: the engine's (GenerateRequest.priority); `fixed_id`: the message id, for
+        a request that may run again (a batch request rerun after a crash) under one id."""
         started_at = self._meter.now()
         check_version_fields(params, version)
         check_prewarm(params)
@@ -109,7 +113,7 @@ class MessagesService:
         )
         demand = Demand.of(rendered.entry, cache.plan, params.max_tokens, billing)
         ticket = await self._gate(billing).admit(principal, demand)
-        new_id = message_id()
+        new_id = fixed_id or message_id()
         reason = await self._cache.diagnose(
             scope, new_id, params, rendered.conversation, rendered.prompt
         )
@@ -130,6 +134,7 @@ class MessagesService:
             cache=cache,
             ticket=ticket,
             diagnostics=diagnostics,
+            priority=priority,
         )
         return Admitted(prepared, await self._start(prepared))
 
