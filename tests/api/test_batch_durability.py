@@ -63,7 +63,13 @@ def test_a_kill_9_mid_batch_loses_nothing_and_runs_nothing_twice(tmp_path: Path)
     database = sa.create_engine(database_url)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    client = anthropic.Anthropic(base_url=url, api_key=API_KEY, max_retries=0, timeout=60)
+    client = anthropic.Anthropic(
+        base_url=url,
+        api_key=API_KEY,
+        max_retries=0,
+        timeout=60,
+        default_headers={"anthropic-version": "2023-06-01"},  # takes `temperature`
+    )
     server = start(tmp_path, port)
     try:
         created = client.messages.batches.create(
@@ -86,6 +92,7 @@ def test_a_kill_9_mid_batch_loses_nothing_and_runs_nothing_twice(tmp_path: Path)
             time.sleep(0.05)
         server.send_signal(signal.SIGKILL)
         server.wait()
+        assert finished(database) < REQUESTS, "killed too late: nothing was left to recover"
         server = start(tmp_path, port)
         deadline = time.monotonic() + 300
         while (batch := client.messages.batches.retrieve(created.id)).processing_status != "ended":
