@@ -220,7 +220,7 @@ class BatchStore:
                     select(*fields)
                     .select_from(requests.join(batches, batches.c.id == requests.c.batch_id))
                     .where(requests.c.id.in_(ids))
-                    .order_by(requests.c.rank, requests.c.seq)
+                    .order_by(batches.c.created_at, requests.c.rank, requests.c.seq)
                 ).mappings()
                 return [ClaimedRequest(**row) for row in rows]
 
