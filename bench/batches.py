@@ -101,6 +101,7 @@ async def part_a(client: httpx.AsyncClient, args: argparse.Namespace) -> dict[st
         out[name] = {"wall_s": wall, "cache_written_tokens": written(usages)}
         prompt = usages[0]["input_tokens"] + usages[0]["cache_creation_input_tokens"]
         out[name]["prompt_tokens"] = prompt + usages[0]["cache_read_input_tokens"]
+        print(f"(a) {name}: {out[name]}", flush=True)  # progress on a slow machine
     return out
 
 
@@ -132,6 +133,7 @@ async def trickle(client: httpx.AsyncClient, args: argparse.Namespace) -> list[f
 
 async def part_b(client: httpx.AsyncClient, args: argparse.Namespace) -> dict[str, Any]:
     quiet = await trickle(client, args)
+    print(f"(b) no batch: {sorted(quiet)}", flush=True)
     document = pseudo_text(f"{uuid.uuid4().hex[:8]}-load", args.sentences)
     requests = [
         {"custom_id": f"b{i}", "params": body(args, document, i, max_tokens=args.batch_max_tokens)}
@@ -191,7 +193,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--key", required=True, help="Parley API key")
     parser.add_argument("--model", default="smollm2-135m-instruct-20250207")
     parser.add_argument("--requests", type=int, default=200, help="(a) questions per mode")
-    parser.add_argument("--sentences", type=int, default=330, help="document length (~4k tokens)")
+    parser.add_argument("--sentences", type=int, default=138, help="document length (~4k tokens)")
     parser.add_argument("--max-tokens", type=int, default=8)
     parser.add_argument("--trickle", type=int, default=40, help="(b) interactive requests")
     parser.add_argument("--interval", type=float, default=0.5, help="(b) seconds between them")

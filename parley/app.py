@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from parley import __version__
 from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
 from parley.domain.catalog import DEFAULT_MODEL, Catalog, HubFile, LocalFile, ModelEntry
-from parley.domain.ports import Clock, Engine, LimiterBackend
+from parley.domain.ports import Clock, Engine, LimiterBackend, ThreadStore
 from parley.domain.pricing import ModelPrice, PriceBook, PriceOverride
 from parley.domain.quotas import QuotaRule
 from parley.domain.regions import Region, RegionMap
@@ -52,6 +52,7 @@ from parley.services.messages import MessagesService
 from parley.services.metering import Meter
 from parley.services.quotas import Quotas
 from parley.services.reports import Reports
+from parley.services.threads import Threads
 from parley.settings import ClassLimitsSource, LimitsSettings, ModelSource, Settings
 from parley.store.aws_credentials import AwsCredentialStore
 from parley.store.batches import BatchStore
@@ -60,6 +61,8 @@ from parley.store.keys import KeyStore
 from parley.store.ledger import LedgerStore
 from parley.store.server_key import load_server_key
 from parley.store.tenancy import TenancyStore
+from parley.threadstore.memory import MemoryThreadStore
+from parley.threadstore.redis import RedisThreadStore
 
 OPERATOR_DEFAULT_WINDOW = 4096
 
@@ -126,6 +129,15 @@ def limiter_backend(settings: Settings) -> LimiterBackend:
     if settings.limiter_url:
         return RedisLimiter(settings.limiter_url)
     return MemoryLimiter()
+
+
+def thread_store(settings: Settings) -> ThreadStore:
+    """Like the limiter: Redis when the deployment names one (replicas share it), else this
+    process's memory."""
+    if settings.thread_store_url:
+        sealer = Sealer(load_server_key(settings))
+        return RedisThreadStore(settings.thread_store_url, sealer)
+    return MemoryThreadStore(settings.thread_store_max_replies)
 
 
 def price_book(settings: Settings, catalog: Catalog) -> PriceBook:
@@ -239,6 +251,7 @@ def create_app(
         meter,
         quotas=quotas,
         regions=region_map(settings, catalog),
+        threads=Threads(thread_store(settings), clock),
     )
     metrics = Metrics(CollectorRegistry())
     # Message Batches (issue 13): the queue in the database, a worker in this process.

@@ -240,6 +240,14 @@ class Settings(BaseSettings):
     limiter_url: str | None = Field(
         default=None, description="redis:// URL shared by replicas; default: in-process"
     )
+    thread_store_url: str | None = Field(
+        default=None,
+        description="redis:// URL holding thread replies (sealed) for every replica; "
+        "default: this process's memory",
+    )
+    thread_store_max_replies: int = Field(
+        default=10_000, ge=1, description="thread replies held in memory; oldest go first"
+    )
     default_region: str = Field(
         default="us-east-1",
         description="region of a Bedrock request whose URL and signature name none",

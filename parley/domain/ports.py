@@ -15,6 +15,7 @@ from parley.domain.diagnostics import Fingerprint
 from parley.domain.metering import LedgerEntry
 from parley.domain.prompt import CacheTtl, Conversation
 from parley.domain.tenancy import KeyInfo, WorkspaceInfo
+from parley.domain.threads import ClaimRefusal, ThreadRecord
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class ToolCallConstraint:
 class GenerateRequest:
     """`pins`: (prefix length, seconds) for which the physical cache should keep that prefix
     of the prompt warm once it is computed (the logical cache entries' TTLs).
+    `keep_warm`: seconds for which the whole conversation, prompt and answer, should stay warm
+    (a thread's reply, which its continue extends: kept before other prefixes, never billed).
     `max_tokens` 0 computes the prompt into the cache and generates nothing.
     `answer`: the whole output follows this constraint (structured output, forced tool call);
     `tool_call`: a call begun under `auto` is finished under its constraint.
@@ -74,6 +77,7 @@ class GenerateRequest:
     sampling: Sampling
     tenant: str
     pins: tuple[tuple[int, float], ...] = ()
+    keep_warm: float = 0.0
     answer: JsonConstraint | None = None
     tool_call: ToolCallConstraint | None = None
     regions: frozenset[str] | None = None
@@ -178,6 +182,21 @@ class Fingerprints(Protocol):
     async def remember(self, workspace_id: str, message_id: str, print_: Fingerprint) -> None: ...
 
     async def recall(self, workspace_id: str, message_id: str) -> Fingerprint | None: ...
+
+
+class ThreadStore(Protocol):
+    """Stored thread replies by key (workspace and reply id): in this process's memory, or in
+    Redis, sealed, shared by replicas. Never on disk."""
+
+    async def put(self, key: str, record: ThreadRecord, now: float) -> None: ...
+
+    async def claim(self, key: str) -> ThreadRecord | ClaimRefusal:
+        """Marks the reply in flight, atomically, and returns it; or says why it cannot be
+        continued."""
+
+    async def release(self, key: str, *, continued: bool) -> None:
+        """Ends a claim: a reply that was continued stays refused; one whose continue failed
+        can be continued again."""
 
 
 class LimiterBackend(Protocol):

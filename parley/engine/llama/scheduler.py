@@ -216,7 +216,7 @@ class Scheduler:
         """Applies an eviction; capacity evictions of long prefixes go to host RAM first."""
         tenant, tokens = evicted.tenant, evicted.tokens
         if keep_snapshot and self._snapshots.worth_keeping(tenant, tokens, evicted.dropped):
-            self._save(evicted)
+            self._save(evicted)  # a pinned prefix (a thread's) is kept there before others
         self._apply(evicted.change)
         self._stats.prefix_evictions.inc()
 
@@ -227,7 +227,7 @@ class Scheduler:
         with self._unlocked():
             state = self._cells.copy_out(evicted.seq, size)
         if state is not None:
-            self._snapshots.put(evicted.tenant, evicted.tokens, state)
+            self._snapshots.put(evicted.tenant, evicted.tokens, state, pinned=evicted.pinned)
 
     def _start(self, job: Job, plan: Plan) -> None:
         job.seq_id = self._free_ids.pop()
@@ -286,6 +286,8 @@ class Scheduler:
                 for length, seconds in job.request.pins:
                     if length <= len(in_cache):  # the logical entries' TTLs keep them warm
                         self._cache.pin(tenant, in_cache[:length], now + seconds)
+                if job.request.keep_warm:  # a thread's reply: its continue extends all of it
+                    self._cache.pin(tenant, in_cache, now + job.request.keep_warm)
             else:
                 self._cells.apply([Remove(job.seq_id, 0)])
                 self._free_ids.append(job.seq_id)
