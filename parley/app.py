@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -36,6 +38,7 @@ from parley.limits.memory import MemoryLimiter
 from parley.limits.redis import RedisLimiter
 from parley.metrics import Metrics
 from parley.routes.admin import admin_router
+from parley.routes.batches import batches_router
 from parley.routes.cache import cache_router
 from parley.routes.edge import EdgeMiddleware
 from parley.routes.errors import http_error_handler, parley_error_handler
@@ -48,6 +51,8 @@ from parley.routes.surfaces.profiles import profiles_router
 from parley.routes.surfaces.vertex import vertex_router
 from parley.services.admin import Admin
 from parley.services.auth import AuthService
+from parley.services.batch_worker import BatchWorker
+from parley.services.batches import Batches
 from parley.services.bedrock_auth import BedrockAuth
 from parley.services.caching import PromptCache
 from parley.services.limits import RateLimits
@@ -58,6 +63,7 @@ from parley.services.reports import Reports
 from parley.services.threads import Threads
 from parley.settings import ClassLimitsSource, LimitsSettings, ModelSource, Settings
 from parley.store.aws_credentials import AwsCredentialStore
+from parley.store.batches import BatchStore
 from parley.store.db import connect
 from parley.store.keys import KeyStore
 from parley.store.ledger import LedgerStore
@@ -126,7 +132,9 @@ def tier_table(settings: LimitsSettings) -> list[Tier]:
     tiers = {tier.name: tier for tier in PRESETS[settings.preset]}
     for source in settings.tiers:
         classes = {name: class_limits(limits) for name, limits in source.classes.items()}
-        tiers[source.name] = Tier(source.name, source.credit_threshold, source.monthly_cap, classes)
+        tiers[source.name] = Tier(
+            source.name, source.credit_threshold, source.monthly_cap, classes, source.batch_queue
+        )
     return list(tiers.values())
 
 
@@ -259,6 +267,18 @@ def create_app(
         threads=Threads(thread_store(settings), clock),
     )
     metrics = Metrics(CollectorRegistry())
+    # Message Batches (issue 13): the queue in the database, a worker in this process.
+    batch_queue = BatchStore(database)
+    batches = Batches(batch_queue, limits, clock, expires_seconds=settings.batches.expires_seconds)
+    worker = BatchWorker(
+        batch_queue,
+        messages,
+        clock,
+        concurrency=settings.batches.concurrency,
+        lease_seconds=settings.batches.lease_seconds,
+        poll_seconds=settings.batches.poll_seconds,
+        retention_seconds=settings.batches.retention_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -266,9 +286,14 @@ def create_app(
             engines.update(load_engines(catalog, settings, metrics))
         else:
             engines.update(engine_loader(catalog))
+        working = asyncio.ensure_future(worker.run()) if settings.batches.worker else None
         try:
             yield
         finally:
+            if working is not None:
+                working.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await working
             for engine in engines.values():
                 await engine.close()
             engines.clear()
@@ -284,6 +309,7 @@ def create_app(
     app.add_middleware(EdgeMiddleware)
     app.add_exception_handler(ParleyError, parley_error_handler)
     app.add_exception_handler(HTTPException, http_error_handler)
+    app.include_router(batches_router(auth, batches, settings.batches.max_bytes))
     app.include_router(messages_router(auth, messages, settings.max_request_bytes))
     app.include_router(models_router(auth, catalog))
     app.include_router(cache_router(auth, prompt_cache))
@@ -315,4 +341,16 @@ def create_app(
     app.state.cache_registry = cache_registry
     app.state.ledger = ledger
     app.state.messages = messages
+    app.state.batch_worker = worker
     return app
+
+
+async def run_worker(settings: Settings) -> None:
+    """`parley worker`: the app's engines and batch worker, without serving HTTP."""
+    application = create_app(
+        settings.model_copy(
+            update={"batches": settings.batches.model_copy(update={"worker": True})}
+        )
+    )
+    async with application.router.lifespan_context(application):
+        await asyncio.Event().wait()

@@ -75,6 +75,9 @@ class TierSource(BaseModel):
     credit_threshold: Decimal = Field(default=Decimal(0), ge=0)
     monthly_cap: Decimal | None = Field(default=None, ge=0)
     classes: dict[str, ClassLimitsSource] = Field(default_factory=dict)
+    batch_queue: int | None = Field(
+        default=None, ge=1, description="batch requests processing at once; None: unlimited"
+    )
 
 
 class PriceSource(BaseModel):
@@ -171,6 +174,26 @@ class ContextExtensionSource(BaseModel):
     )
 
 
+class BatchesSettings(BaseModel):
+    """Message Batches: the worker in this process, and the batches' lifetimes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    worker: bool = Field(default=True, description="run a batch worker inside `parley serve`")
+    concurrency: int = Field(default=8, ge=1, description="batch requests a worker runs at once")
+    expires_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="a batch's unfinished requests expire after this"
+    )
+    retention_seconds: float = Field(
+        default=29 * 24 * 3600.0, gt=0, description="results are deleted this long after creation"
+    )
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="a dead worker's requests are claimed again after this"
+    )
+    poll_seconds: float = Field(default=0.5, gt=0, description="idle wait between claims")
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="largest batch body")
+
+
 class ModelSource(BaseModel):
     """An operator-added catalog entry: a local GGUF file or a Hugging Face repo + file."""
 
@@ -228,6 +251,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    batches: BatchesSettings = Field(default_factory=BatchesSettings)
     prices: dict[str, PriceSource] = Field(
         default_factory=_default_prices, description="per catalog id; unpriced models cost 0"
     )

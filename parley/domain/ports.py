@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
+from parley.domain.batches import BatchRecord, ClaimedRequest, NewRequest, RequestState, ResultRow
 from parley.domain.buckets import Admission, Bucket, Charge
 from parley.domain.caching import EntryWrite
 from parley.domain.diagnostics import Fingerprint
@@ -68,7 +69,9 @@ class GenerateRequest:
     `tool_call`: a call begun under `auto` is finished under its constraint.
     `regions`: the regions the request may run in (None: anywhere); an engine bound to a
     region serves it only if its region is among them, one that serves every region (the
-    in-process engine) serves it wherever."""
+    in-process engine) serves it wherever.
+    `priority`: 0 for interactive requests; a higher number (batch work) waits while lower
+    ones are waiting."""
 
     prompt: Sequence[int]
     max_tokens: int
@@ -79,6 +82,7 @@ class GenerateRequest:
     answer: JsonConstraint | None = None
     tool_call: ToolCallConstraint | None = None
     regions: frozenset[str] | None = None
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -301,3 +305,58 @@ class AwsCredentials(Protocol):
 
     async def secret_for(self, access_key_id: str) -> AwsSecret | None:
         """The secret of an active access key whose API key is active too; None otherwise."""
+
+
+class BatchQueue(Protocol):
+    """Message Batches and their requests, shared by every worker: a worker claims requests
+    under a lease (an expired lease, a dead worker's, is claimed again) and completes each
+    exactly once. Times are the caller's clock's."""
+
+    async def create(self, batch: BatchRecord, requests: Sequence[NewRequest]) -> None: ...
+
+    async def get(self, batch_id: str) -> BatchRecord | None: ...
+
+    async def listed(self, organization_id: str, workspace_id: str | None) -> list[BatchRecord]:
+        """Newest first; `workspace_id` None: the whole organization's."""
+
+    async def tally(self, batch_id: str) -> dict[str, int]:
+        """How many of the batch's requests are in each state now."""
+
+    async def queued(self, organization_id: str) -> int:
+        """The organization's requests still processing, in all its batches."""
+
+    async def cancel(self, batch_id: str, now: datetime) -> None:
+        """Marks the batch canceling and ends its requests no worker holds `canceled`."""
+
+    async def delete(self, batch_id: str) -> None: ...
+
+    def results(self, batch_id: str) -> AsyncIterator[ResultRow]:
+        """Every request's outcome, in the batch's order."""
+
+    async def claim(
+        self, worker: str, limit: int, now: datetime, lease: float
+    ) -> list[ClaimedRequest]:
+        """Up to `limit` requests to run, leased to `worker` for `lease` seconds: oldest
+        batch first, a group's leader before its siblings, none of a canceling or expired
+        batch."""
+
+    async def renew(self, worker: str, now: datetime, lease: float) -> None:
+        """Extends the leases `worker` holds (its heartbeat)."""
+
+    async def release(self, request: ClaimedRequest, worker: str) -> None:
+        """Gives a claimed request back unrun (the engine was full)."""
+
+    async def complete(
+        self,
+        request: ClaimedRequest,
+        worker: str,
+        state: RequestState,
+        result: str | None,
+        now: datetime,
+    ) -> bool:
+        """Ends the request, if `worker` still holds it; False if it did not (its lease
+        passed to another worker). Ends its batch when it was the last one."""
+
+    async def sweep(self, now: datetime, archive_before: datetime) -> None:
+        """Expires the unheld requests of batches past `expires_at`, ends batches with none
+        left, and deletes the results of batches created before `archive_before`."""

@@ -95,13 +95,19 @@ class MessagesService:
         version: str | None,
         request_id: str,
         billing: BillingContext | None = None,
+        priority: int = 0,
+        fixed_id: str | None = None,
     ) -> Admitted:
-        """Every refusal (400, 404, 429, 529) comes from here, before any response header."""
+        """Every refusal (400, 404, 429, 529) comes from here, before any response header.
+        `priority`: the engine's (GenerateRequest.priority); `fixed_id`: the message id, for
+        a request that may run again (a batch request rerun after a crash) under one id."""
         asked = billing or BillingContext.first_party(params.inference_geo)
         thread = await self._threads.open(params, principal, asked.surface)
         try:
             params = params if thread is None else thread.params
-            admitted = await self._admit(params, principal, version, request_id, asked)
+            admitted = await self._admit(
+                params, principal, version, request_id, asked, priority=priority, fixed_id=fixed_id
+            )
         except BaseException:
             await self._threads.abandon(thread)
             raise
@@ -114,6 +120,9 @@ class MessagesService:
         version: str | None,
         request_id: str,
         asked: BillingContext,
+        *,
+        priority: int,
+        fixed_id: str | None,
     ) -> Admitted:
         started_at = self._meter.now()
         check_version_fields(params, version)
@@ -136,7 +145,7 @@ class MessagesService:
         )
         demand = Demand.of(rendered.entry, cache.plan, params.max_tokens, billing)
         ticket = await self._gate(billing).admit(principal, demand)
-        new_id = message_id()
+        new_id = fixed_id or message_id()
         reason = await self._cache.diagnose(
             scope, new_id, params, rendered.conversation, rendered.prompt
         )
@@ -157,6 +166,7 @@ class MessagesService:
             cache=cache,
             ticket=ticket,
             diagnostics=diagnostics,
+            priority=priority,
         )
         return Admitted(prepared, await self._start(prepared))
 

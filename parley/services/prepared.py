@@ -44,6 +44,7 @@ class PreparedMessage:
     ticket: Ticket
     diagnostics: Diagnostics | None = None
     regions: frozenset[str] | None = None  # where it may run (domain/regions.py); None: anywhere
+    priority: int = 0  # GenerateRequest.priority: batch work runs behind interactive requests
 
     @property
     def plan(self) -> CachePlan:
@@ -91,4 +92,5 @@ class PreparedMessage:
             answer=self.policy.answer(params),
             tool_call=self.policy.tool_call(),
             regions=self.regions,
+            priority=self.priority,
         )

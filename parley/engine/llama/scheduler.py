@@ -145,13 +145,28 @@ class Scheduler:
         for evicted in self._cache.expired(now, self._limits.prefix_idle_seconds):
             self._evict(evicted, keep_snapshot=False)
         while self._waiting and len(self._running) < self._limits.max_running:
-            head = self._waiting[0]
+            head = self._next()
+            if head is None:
+                return
             if not self._admit(head, now):
                 if not self._running:  # nothing will free cells: waiting would never end
-                    self._waiting.popleft()
+                    self._waiting.remove(head)
                     head.emit(InternalServerError("the KV cache cannot hold this request"))
                 return  # first come, first served: no overtaking, so no starvation
-            self._waiting.popleft()
+            self._waiting.remove(head)
+
+    def _next(self) -> Job | None:
+        """The waiting job to start: interactive ones (the lowest `priority`) first, each
+        priority first come, first served. Batch work (priority above 0) never takes the
+        last free sequence, so an interactive request that arrives finds one at once."""
+        head = min(self._waiting, key=lambda job: job.request.priority)
+        batch_room = max(1, self._limits.max_running - 1)
+        if head.request.priority > 0 and self._batch_running() >= batch_room:
+            return None
+        return head
+
+    def _batch_running(self) -> int:
+        return sum(1 for job in self._running if job.request.priority > 0)
 
     def _admit(self, job: Job, now: float) -> bool:
         tenant, tokens = job.request.tenant, job.tokens
