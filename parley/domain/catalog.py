@@ -34,7 +34,29 @@ class HubFile:
     file: str
 
 
-Backend = PackagedFile | LocalFile | HubFile
+@dataclass(frozen=True)
+class Replica:
+    """One server of a remote engine; `region` None serves every region."""
+
+    url: str
+    region: str | None = None
+
+
+RemoteKind = Literal["llama-server", "vllm"]
+
+
+@dataclass(frozen=True)
+class RemoteBackend:
+    """A model served by other servers (llama.cpp's llama-server, vLLM): Parley renders and
+    tokenizes with `gguf` opened vocab-only (or the server's own tokenizer) and sends ids."""
+
+    kind: RemoteKind
+    replicas: tuple[Replica, ...]
+    gguf: Path | None = None
+
+
+LocalBackend = PackagedFile | LocalFile | HubFile
+Backend = LocalBackend | RemoteBackend
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from parley.settings import EngineSettings, LimitsSettings, ModelSource, Settings
+from parley.settings import (
+    EngineSettings,
+    LimitsSettings,
+    ModelSource,
+    RemoteSettings,
+    ReplicaSource,
+    Settings,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CONFIGURATION = (DOCS / "configuration.md").read_text()
@@ -15,7 +22,7 @@ CONFIGURATION = (DOCS / "configuration.md").read_text()
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_every_setting_is_documented_with_its_variable(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
-    if name not in ("engine", "limits"):
+    if name not in ("engine", "limits", "remote"):
         assert f"`PARLEY_{name.upper()}`" in CONFIGURATION
 
 
@@ -29,6 +36,17 @@ def test_every_engine_setting_is_documented_with_its_variable(name: str) -> None
 def test_every_limits_setting_is_documented_with_its_variable(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
     assert f"`PARLEY_LIMITS__{name.upper()}`" in CONFIGURATION
+
+
+@pytest.mark.parametrize("name", sorted(RemoteSettings.model_fields))
+def test_every_remote_setting_is_documented_with_its_variable(name: str) -> None:
+    assert f"`{name}`" in CONFIGURATION
+    assert f"`PARLEY_REMOTE__{name.upper()}`" in CONFIGURATION
+
+
+@pytest.mark.parametrize("name", sorted(ReplicaSource.model_fields))
+def test_every_replica_key_is_documented(name: str) -> None:
+    assert f"`{name}`" in CONFIGURATION
 
 
 @pytest.mark.parametrize("name", sorted(ModelSource.model_fields))

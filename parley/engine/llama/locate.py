@@ -7,12 +7,12 @@ from pathlib import Path
 
 import httpx
 
-from parley.domain.catalog import Backend, HubFile, LocalFile, PackagedFile
+from parley.domain.catalog import HubFile, LocalBackend, LocalFile, PackagedFile
 
 HUB_URL = "https://huggingface.co/{repo}/resolve/main/{file}"
 
 
-def model_path(backend: Backend, data_dir: Path) -> Path:
+def model_path(backend: LocalBackend, data_dir: Path) -> Path:
     if isinstance(backend, PackagedFile):
         # locate_file reads the installed files list without importing the package
         located = importlib.metadata.distribution(backend.distribution).locate_file(backend.path)
