@@ -104,7 +104,7 @@ class RemoteEngine:
 
     async def post(
         self, replica: ReplicaState, body: dict[str, Any]
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The streamed JSON chunks of one request to one replica. ReplicaFailed for a
         refusal, a timeout, a broken stream or a server error; InvalidRequestError for what
         the server rejects as a bad request (no other replica would take it either)."""
@@ -219,28 +219,29 @@ class RemoteStream:
             switched = False
             last: Chunk | None = None
             reused = 0
-            async for data in self._engine.post(choice.replica, body):
-                chunk = wire.parse(data)
-                if chunk is None:
-                    continue
-                reused = max(reused, chunk.reused)
-                last = chunk if chunk.finish else last
-                pieces = [b""] * len(chunk.tokens)
-                if pieces:
-                    pieces[-1] = chunk.text.encode()  # the chunk's text, whole
-                for token, piece in zip(chunk.tokens, pieces, strict=True):
-                    if request.max_tokens == 0:
-                        break
-                    tokens.append(token)
-                    generated += 1
-                    yield TokenOut(token, piece)
-                    if call is not None:
-                        tail = (tail + piece)[-len(opening) :]
-                        switched = tail.endswith(opening)
-                        if switched:
+            async with contextlib.aclosing(self._engine.post(choice.replica, body)) as stream:
+                async for data in stream:
+                    chunk = wire.parse(data)
+                    if chunk is None:
+                        continue
+                    reused = max(reused, chunk.reused)
+                    last = chunk if chunk.finish else last
+                    pieces = [b""] * len(chunk.tokens)
+                    if pieces:
+                        pieces[-1] = chunk.text.encode()  # the chunk's text, whole
+                    for token, piece in zip(chunk.tokens, pieces, strict=True):
+                        if request.max_tokens == 0:
                             break
-                if switched:
-                    break
+                        tokens.append(token)
+                        generated += 1
+                        yield TokenOut(token, piece)
+                        if call is not None:
+                            tail = (tail + piece)[-len(opening) :]
+                            switched = tail.endswith(opening)
+                            if switched:
+                                break
+                    if switched:
+                        break
             if switched:
                 continue
             if last is None:

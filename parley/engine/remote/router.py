@@ -23,8 +23,8 @@ BLOCK = 256  # prompt tokens per routing key, for requests without cache breakpo
 
 @dataclass(frozen=True)
 class Choice:
-    """`prefix`: how many leading prompt tokens the chosen replica should already hold (the
-    longest key of the request, whether or not it was known)."""
+    """`prefix`: how many leading prompt tokens the chosen replica should hold for the request
+    to count as a prefix hit (see `cached_prefix`)."""
 
     replica: ReplicaState
     prefix: int
@@ -48,6 +48,14 @@ def prefix_keys(request: GenerateRequest) -> list[tuple[int, bytes]]:
     return keys
 
 
+def cached_prefix(request: GenerateRequest) -> int:
+    """The prefix a hit must reuse: the longest cache pin, or without pins the longest whole
+    BLOCK before the last token (0 for a short prompt)."""
+    usable = len(request.prompt) - 1
+    pins = [length for length, _ in request.pins if 0 < length <= usable]
+    return max(pins) if pins else usable // BLOCK * BLOCK if usable > 0 else 0
+
+
 class Router(Protocol):
     def choose(self, request: GenerateRequest, candidates: Sequence[ReplicaState]) -> Choice:
         """`candidates` is never empty."""
@@ -59,8 +67,7 @@ class RoundRobinRouter:
 
     def choose(self, request: GenerateRequest, candidates: Sequence[ReplicaState]) -> Choice:
         self._turn += 1
-        keys = prefix_keys(request)
-        return Choice(candidates[self._turn % len(candidates)], keys[0][0] if keys else 0)
+        return Choice(candidates[self._turn % len(candidates)], cached_prefix(request))
 
 
 class PrefixRouter:
@@ -89,7 +96,7 @@ class PrefixRouter:
             self._owners.move_to_end(key)
         while len(self._owners) > self._capacity:
             self._owners.popitem(last=False)
-        return Choice(chosen, keys[0][0] if keys else 0)
+        return Choice(chosen, cached_prefix(request))
 
     def _least_loaded(self, candidates: Sequence[ReplicaState], least: int) -> ReplicaState:
         """Among the least loaded, in turn (so an idle pool spreads new prefixes evenly)."""

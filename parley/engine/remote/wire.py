@@ -116,7 +116,6 @@ class VllmWire:
             "stream_options": {"include_usage": True},
             "return_token_ids": True,
             "temperature": sampling.temperature,
-            "skip_special_tokens": False,
         }
         if sampling.top_p is not None:
             body["top_p"] = sampling.top_p

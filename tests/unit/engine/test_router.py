@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from parley.domain.ports import GenerateRequest, Sampling
 from parley.engine.remote.replicas import ReplicaState
-from parley.engine.remote.router import BLOCK, PrefixRouter, RoundRobinRouter, prefix_keys
+from parley.engine.remote.router import (
+    BLOCK,
+    PrefixRouter,
+    RoundRobinRouter,
+    cached_prefix,
+    prefix_keys,
+)
 
 
 def request(prompt: list[int], tenant: str = "ws-a", pins: tuple[int, ...] = ()) -> GenerateRequest:
@@ -34,6 +40,15 @@ def test_a_key_never_covers_the_last_prompt_token() -> None:
 def test_the_same_tokens_in_another_workspace_have_other_keys() -> None:
     prompt = list(range(BLOCK + 1))
     assert prefix_keys(request(prompt, "ws-a")) != prefix_keys(request(prompt, "ws-b"))
+
+
+def test_a_hit_must_reuse_the_longest_pin() -> None:
+    assert cached_prefix(request(list(range(2 * BLOCK + 10)), pins=(300, 100))) == 300
+
+
+def test_without_pins_a_hit_must_reuse_the_longest_whole_block() -> None:
+    assert cached_prefix(request(list(range(2 * BLOCK + 10)))) == 2 * BLOCK
+    assert cached_prefix(request(list(range(BLOCK)))) == 0
 
 
 def test_a_known_prefix_goes_back_to_its_replica() -> None:
