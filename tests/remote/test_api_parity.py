@@ -3,6 +3,8 @@ folder's conftest): messages, count_tokens exactness, stop sequences, streaming,
 structured outputs behave as with the in-process engine. Pytest collects the imported tests
 here and resolves their fixtures from this folder."""
 
+import pytest
+
 from tests.api.test_messages import (  # noqa: F401
     test_assistant_prefill_is_continued_not_repeated,
     test_claude_code_roles_inside_messages_are_rendered,
@@ -58,3 +60,5 @@ from tests.api.test_tools import (  # noqa: F401
     test_tool_choice_none_never_calls_a_tool,
     test_under_auto_a_call_once_started_is_finished_under_the_grammar,
 )
+
+pytestmark = pytest.mark.slow

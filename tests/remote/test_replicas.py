@@ -21,6 +21,8 @@ from tests.helpers import API_KEY, MODEL, billed, counter, create_keys, running
 from tests.llama_servers import LlamaServer, llama_servers
 from tests.remote.conftest import remote_settings
 
+pytestmark = pytest.mark.slow
+
 HEADERS = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
 LONG = [{"role": "user", "content": "Count from 1 to 500, separated by commas."}]
 
