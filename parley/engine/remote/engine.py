@@ -188,10 +188,10 @@ class RemoteStream:
                 choice = self._engine.choose(self._request, frozenset(tried))
                 self._engine.pool.begin(choice.replica)
             try:
-                async for event in self._generation(choice):
-                    if isinstance(event, TokenOut):
-                        produced += 1
-                    yield event
+                async with contextlib.aclosing(self._generation(choice)) as events:
+                    async for event in events:
+                        produced += isinstance(event, TokenOut)
+                        yield event
                 return
             except ReplicaFailed as exc:
                 self._engine.pool.fail(choice.replica)
@@ -201,24 +201,24 @@ class RemoteStream:
             finally:
                 self._engine.pool.end(choice.replica)
 
-    async def _generation(self, choice: Choice) -> AsyncIterator[EngineEvent]:
+    async def _generation(self, choice: Choice) -> AsyncGenerator[EngineEvent, None]:
         request, wire = self._request, self._engine.wire()
         renderer = self._engine.renderer()
         room = self._engine.context_window - len(request.prompt)
         budget = max(0, min(request.max_tokens, room))
-        tokens = list(request.prompt)
+        output = _Output()
         call = request.tool_call
         constraint = None if request.answer is None else Constraint(request.answer)
         opening = call.opening.encode() if call else b""
-        tail = b"".join(renderer.piece(t) for t in tokens[-len(opening) :]) if call else b""
-        generated = 0
+        tail = b"".join(renderer.piece(t) for t in request.prompt[-len(opening) :]) if call else b""
         while True:
             if call is not None and tail.endswith(opening):
                 constraint, call = Constraint(call.arguments, call.closing), None
-            body = wire.body(tokens, budget - generated, request.sampling, constraint)
+            prompt = [*request.prompt, *await output.tokens(renderer)]
+            body = wire.body(prompt, budget - output.count, request.sampling, constraint)
             switched = False
             last: Chunk | None = None
-            reused = 0
+            reused = sent = 0
             async with contextlib.aclosing(self._engine.post(choice.replica, body)) as stream:
                 async for data in stream:
                     chunk = wire.parse(data)
@@ -226,14 +226,11 @@ class RemoteStream:
                         continue
                     reused = max(reused, chunk.reused)
                     last = chunk if chunk.finish else last
-                    pieces = [b""] * len(chunk.tokens)
-                    if pieces:
-                        pieces[-1] = chunk.text.encode()  # the chunk's text, whole
-                    for token, piece in zip(chunk.tokens, pieces, strict=True):
-                        if request.max_tokens == 0:
-                            break
-                        tokens.append(token)
-                        generated += 1
+                    if request.max_tokens == 0:
+                        continue
+                    for token, piece in output.pieces(chunk, sent):
+                        sent += 1
+                        output.add(token, piece)
                         yield TokenOut(token, piece)
                         if call is not None:
                             tail = (tail + piece)[-len(opening) :]
@@ -248,12 +245,12 @@ class RemoteStream:
                 raise ReplicaFailed(f"{choice.replica.url} ended the stream before finishing")
             if constraint is not None and constraint.closing and wire.appends_closing:
                 for token in renderer.tokens_of(constraint.closing):
-                    generated += 1
+                    output.add(token, renderer.piece(token))
                     yield TokenOut(token, renderer.piece(token))
             self._engine.pool.reused(
                 choice.replica, reused, whole_prefix=choice.prefix > 0 and reused >= choice.prefix
             )
-            yield GenerationEnd(self._reason(last, generated, budget), reused)
+            yield GenerationEnd(self._reason(last, output.count, budget), reused)
             return
 
     def _reason(self, last: Chunk, generated: int, budget: int) -> EndReason:
@@ -263,3 +260,39 @@ class RemoteStream:
         if asked and last.finish == "eos" and generated < budget:
             return "end_of_generation"
         return "context_window" if budget < asked else "max_tokens"
+
+
+class _Output:
+    """What one generation has produced so far, across the requests that made it. A server
+    may not report every token's id: llama-server's stream names only the last token of a
+    chunk, so the ids of a character split over several tokens are missing; its running
+    `tokens_predicted` still counts them, so they are handed on (id -1, no text) and counted,
+    and a continuation re-tokenizes the text instead of sending ids."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._ids: list[int] = []
+        self._text = b""
+        self._ids_exact = True
+
+    def add(self, token: int, piece: bytes) -> None:
+        self.count += 1
+        self._ids.append(token)
+        self._text += piece
+        self._ids_exact = self._ids_exact and token >= 0
+
+    def pieces(self, chunk: Chunk, sent: int) -> list[tuple[int, bytes]]:
+        """The chunk's tokens with their pieces (its text goes with its last token), after
+        any the server counted but did not name; `sent`: tokens of this request so far."""
+        missing = 0 if chunk.predicted is None else chunk.predicted - sent - len(chunk.tokens)
+        tokens = [-1] * max(0, missing) + chunk.tokens
+        pieces = [b""] * len(tokens)
+        if pieces:
+            pieces[-1] = chunk.text.encode()
+        return list(zip(tokens, pieces, strict=True))
+
+    async def tokens(self, renderer: PromptRenderer) -> list[int]:
+        if self._ids_exact:
+            return list(self._ids)
+        text = self._text.decode(errors="replace")
+        return await asyncio.to_thread(renderer.tokens_of, text)

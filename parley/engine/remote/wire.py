@@ -30,6 +30,7 @@ class Chunk:
     text: str
     finish: Finish | None = None
     reused: int = 0
+    predicted: int | None = None  # tokens generated so far, where the server counts them
 
 
 class ServerWire(Protocol):
@@ -84,11 +85,13 @@ class LlamaServerWire:
     def parse(self, data: dict[str, Any]) -> Chunk:
         tokens = [int(token) for token in data.get("tokens") or []]
         text = str(data.get("content") or "")
+        predicted = data.get("tokens_predicted")
+        counted = None if predicted is None else int(predicted)
         if not data.get("stop"):
-            return Chunk(tokens, text)
+            return Chunk(tokens, text, predicted=counted)
         finish: Finish = "eos" if data.get("stop_type") in ("eos", "word") else "limit"
         reused = int((data.get("timings") or {}).get("cache_n") or 0)
-        return Chunk(tokens, text, finish, reused)
+        return Chunk(tokens, text, finish, reused, counted)
 
 
 class VllmWire:
