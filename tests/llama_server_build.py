@@ -77,6 +77,7 @@ def _compile(source: Path, jobs: int) -> Path:
             "-DGGML_NATIVE=ON",
             "-DLLAMA_BUILD_TESTS=OFF",
             "-DLLAMA_BUILD_EXAMPLES=OFF",
+            "-DCMAKE_BUILD_RPATH=$ORIGIN",  # the libraries beside it, once moved into the cache
         ],
         check=True,
         stdout=subprocess.DEVNULL,
@@ -108,6 +109,14 @@ def ensure_built(jobs: int = 2) -> Path:
             shutil.rmtree(target)
         staged.rename(target)
     return binary
+
+
+def server_env() -> dict[str, str]:
+    """The environment to run the cached binary in: its shared libraries are beside it (a
+    build made before `$ORIGIN` was in its run path still points at its build folder)."""
+    folder = str(binary_path().parent)
+    inherited = os.environ.get("LD_LIBRARY_PATH")
+    return {**os.environ, "LD_LIBRARY_PATH": f"{folder}:{inherited}" if inherited else folder}
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import httpx
 from parley.domain.catalog import DEFAULT_MODEL, PackagedFile
 from parley.engine.llama.locate import model_path
 from tests.helpers import free_port
-from tests.llama_server_build import ensure_built
+from tests.llama_server_build import ensure_built, server_env
 
 
 def packaged_gguf() -> Path:
@@ -44,7 +44,9 @@ class LlamaServer:
     def start(self, wait: float = 120) -> LlamaServer:
         self._log.parent.mkdir(parents=True, exist_ok=True)
         with self._log.open("ab") as log:
-            self._process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, env=server_env()
+            )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

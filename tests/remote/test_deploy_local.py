@@ -5,7 +5,6 @@ gateways answer, and every request that got a 200 is in the shared ledger exactl
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from parley.store.db import connect
 from parley.store.ledger import LedgerStore
 from parley.store.tenancy import TenancyStore
 from tests.helpers import API_KEY, MODEL, blocking, free_port
-from tests.llama_server_build import ensure_built
+from tests.llama_server_build import ensure_built, server_env
 from tests.llama_servers import packaged_gguf
 from tests.postgres import postgres_schema
 
@@ -49,7 +48,7 @@ def deployment(tmp_path: Path, database_url: str) -> Iterator[list[str]]:
         "context_window": 8192,
         "min_cache_tokens": 512,
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env = {k: v for k, v in server_env().items() if not k.startswith("PARLEY_")}
     env.update({f"{name}_PORT": str(port) for name, port in ports.items()})
     env.update(
         LLAMA_SERVER=str(ensure_built()),
