@@ -72,12 +72,13 @@ class LlamaServerWire:
             "stream": True,
             "cache_prompt": True,
             "return_tokens": True,
+            # the in-process engine's chain exactly: nothing but what the request asks for
+            "samplers": ["top_k", "top_p", "temperature"],
             "temperature": sampling.temperature,
+            "top_k": sampling.top_k or 0,
+            "top_p": 1.0 if sampling.top_p is None else sampling.top_p,
+            "min_p": 0.0,
         }
-        if sampling.top_p is not None:
-            body["top_p"] = sampling.top_p
-        if sampling.top_k is not None:
-            body["top_k"] = sampling.top_k
         if constraint is not None:
             body["grammar"] = self._grammar(constraint)
         return body
@@ -118,10 +119,12 @@ class VllmWire:
             "stream": True,
             "stream_options": {"include_usage": True},
             "return_token_ids": True,
+            # plain sampling unless asked (run vLLM with --generation-config vllm, so a
+            # model's own generation_config.json does not change the defaults)
             "temperature": sampling.temperature,
+            "top_p": 1.0 if sampling.top_p is None else sampling.top_p,
+            "min_p": 0.0,
         }
-        if sampling.top_p is not None:
-            body["top_p"] = sampling.top_p
         if sampling.top_k is not None:
             body["top_k"] = sampling.top_k
         if constraint is not None:
