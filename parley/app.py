@@ -19,11 +19,14 @@ from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
 from parley.domain.catalog import (
     DEFAULT_MODEL,
     GEMMA3_270M,
+    Backend,
     Catalog,
     ContextExtension,
     HubFile,
     LocalFile,
     ModelEntry,
+    RemoteBackend,
+    Replica,
 )
 from parley.domain.ports import Clock, Engine, LimiterBackend, ThreadStore
 from parley.domain.pricing import ModelPrice, PriceBook, PriceOverride
@@ -33,6 +36,12 @@ from parley.domain.sealing import Sealer
 from parley.domain.tiers import PRESETS, ClassLimits, Tier
 from parley.engine.llama.engine import LlamaEngine
 from parley.engine.llama.locate import model_path
+from parley.engine.llama.vocab import GgufVocabulary
+from parley.engine.remote.engine import RemoteEngine, Timeouts
+from parley.engine.remote.replicas import ReplicaPool
+from parley.engine.remote.router import PrefixRouter, RoundRobinRouter, Router
+from parley.engine.remote.vocab import ServerVocabulary
+from parley.engine.remote.wire import LlamaServerWire, ServerWire, VllmWire
 from parley.errors import NotFoundError, ParleyError
 from parley.limits.memory import MemoryLimiter
 from parley.limits.redis import RedisLimiter
@@ -61,7 +70,13 @@ from parley.services.metering import Meter
 from parley.services.quotas import Quotas
 from parley.services.reports import Reports
 from parley.services.threads import Threads
-from parley.settings import ClassLimitsSource, LimitsSettings, ModelSource, Settings
+from parley.settings import (
+    ClassLimitsSource,
+    LimitsSettings,
+    ModelSource,
+    RemoteSettings,
+    Settings,
+)
 from parley.store.aws_credentials import AwsCredentialStore
 from parley.store.batches import BatchStore
 from parley.store.db import connect
@@ -75,9 +90,27 @@ from parley.threadstore.redis import RedisThreadStore
 OPERATOR_DEFAULT_WINDOW = 4096
 
 
+def remote_backend(source: ModelSource) -> RemoteBackend:
+    if source.backend == "llama-cpp":
+        raise ValueError(f"model {source.id!r}: `urls` and `gguf` need a remote `backend`")
+    if not source.urls:
+        raise ValueError(f"model {source.id!r}: backend {source.backend!r} needs `urls`")
+    if source.path or source.hf_repo or source.hf_file:
+        raise ValueError(f"model {source.id!r}: a remote model takes `gguf`, not `path`/`hf_*`")
+    if source.backend == "vllm" and source.gguf is None:
+        raise ValueError(f"model {source.id!r}: a vllm model needs `gguf` to tokenize with")
+    replicas = tuple(
+        Replica(url) if isinstance(url, str) else Replica(url.url, url.region)
+        for url in source.urls
+    )
+    return RemoteBackend(source.backend, replicas, source.gguf)
+
+
 def operator_entry(source: ModelSource) -> ModelEntry:
-    if source.path is not None:
-        backend: LocalFile | HubFile = LocalFile(source.path)
+    if source.backend != "llama-cpp" or source.urls or source.gguf:
+        backend: Backend = remote_backend(source)
+    elif source.path is not None:
+        backend = LocalFile(source.path)
     elif source.hf_repo and source.hf_file:
         backend = HubFile(source.hf_repo, source.hf_file)
     else:
@@ -114,6 +147,9 @@ def build_catalog(settings: Settings) -> Catalog:
 def load_engines(catalog: Catalog, settings: Settings, metrics: Metrics) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
     for entry in catalog.entries:
+        if isinstance(entry.backend, RemoteBackend):
+            engines[entry.id] = remote_engine(entry, entry.backend, settings.remote, metrics)
+            continue
         engines[entry.id] = LlamaEngine(
             model_path(entry.backend, settings.data_dir),
             settings.engine,
@@ -121,6 +157,48 @@ def load_engines(catalog: Catalog, settings: Settings, metrics: Metrics) -> dict
             metrics=metrics,
         )
     return engines
+
+
+def remote_engine(
+    entry: ModelEntry, backend: RemoteBackend, settings: RemoteSettings, metrics: Metrics
+) -> RemoteEngine:
+    """Runs inside the event loop: the engine starts its replicas' health checks."""
+    pool = ReplicaPool(
+        backend.replicas,
+        model_id=entry.id,
+        metrics=metrics,
+        retry_seconds=settings.retry_seconds,
+    )
+    router: Router = (
+        PrefixRouter(settings.imbalance_cap) if settings.routing == "prefix" else RoundRobinRouter()
+    )
+    wire: ServerWire = LlamaServerWire() if backend.kind == "llama-server" else VllmWire(entry.id)
+    timeouts = Timeouts(settings.connect_timeout_seconds, settings.read_timeout_seconds)
+    return RemoteEngine(
+        context_window=entry.context_window,
+        pool=pool,
+        router=router,
+        wire=wire,
+        model_id=entry.id,
+        chat_template=entry.chat_template,
+        tokenizer=None if backend.gguf is None else GgufVocabulary(backend.gguf.expanduser()),
+        server_tokenizer=lambda url: ServerVocabulary(url, settings.connect_timeout_seconds),
+        timeouts=timeouts,
+        health_interval=settings.health_interval_seconds,
+    )
+
+
+def check_replica_regions(catalog: Catalog, regions: RegionMap) -> None:
+    """A replica's region must be one of `[regions]` (when the table is given)."""
+    for entry in catalog.entries:
+        if not isinstance(entry.backend, RemoteBackend):
+            continue
+        for replica in entry.backend.replicas:
+            if replica.region is not None and not regions.exists(replica.region):
+                raise ValueError(
+                    f"model {entry.id!r}: replica {replica.url} is in region "
+                    f"{replica.region!r}, which [regions] does not name"
+                )
 
 
 def class_limits(source: ClassLimitsSource) -> ClassLimits:
@@ -229,6 +307,8 @@ def create_app(
     `engine_loader`: builds the engines at start-up instead of loading each entry's model, so
     tests of the service around generation can run over a fake one."""
     catalog = build_catalog(settings)
+    regions = region_map(settings, catalog)
+    check_replica_regions(catalog, regions)
     database = connect(settings.resolved_database_url())
     keys = KeyStore(database)
     ledger = LedgerStore(database)
@@ -263,7 +343,7 @@ def create_app(
         limits,
         meter,
         quotas=quotas,
-        regions=region_map(settings, catalog),
+        regions=regions,
         threads=Threads(thread_store(settings), clock),
     )
     metrics = Metrics(CollectorRegistry())

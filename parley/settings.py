@@ -194,13 +194,32 @@ class BatchesSettings(BaseModel):
     max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="largest batch body")
 
 
+class ReplicaSource(BaseModel):
+    """One server of a remote model, and the region of `[regions]` it runs in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1)
+    region: str | None = Field(default=None, description="none: serves every region")
+
+
 class ModelSource(BaseModel):
-    """An operator-added catalog entry: a local GGUF file or a Hugging Face repo + file."""
+    """An operator-added catalog entry: a local GGUF file, a Hugging Face repo + file, or
+    servers that run the model (llama-server, vLLM)."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: str
     display_name: str | None = None
+    backend: Literal["llama-cpp", "llama-server", "vllm"] = Field(
+        default="llama-cpp", description="in-process llama.cpp, or the servers in `urls`"
+    )
+    urls: list[str | ReplicaSource] = Field(
+        default_factory=list, description="a remote backend's replicas: URLs or {url, region}"
+    )
+    gguf: Path | None = Field(
+        default=None, description="a remote model's GGUF, opened vocab-only for tokenizing"
+    )
     path: Path | None = None
     hf_repo: str | None = None
     hf_file: str | None = None
@@ -222,6 +241,31 @@ class ModelSource(BaseModel):
     )
     context_extension: ContextExtensionSource | None = Field(
         default=None, description="RoPE scaling, for a context_window past the trained one"
+    )
+
+
+class RemoteSettings(BaseModel):
+    """How Parley talks to remote engine servers and spreads requests over their replicas."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    routing: Literal["prefix", "round-robin"] = Field(
+        default="prefix", description="replica choice: prefix affinity, or plain rotation"
+    )
+    imbalance_cap: int = Field(
+        default=4,
+        ge=0,
+        description="in-flight requests a prefix's replica may run beyond the least loaded one",
+    )
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="longest wait for the next streamed piece"
+    )
+    health_interval_seconds: float = Field(
+        default=5.0, gt=0, description="how often every replica's /health is checked"
+    )
+    retry_seconds: float = Field(
+        default=10.0, gt=0, description="how long a failed replica stays out before a recheck"
     )
 
 
@@ -250,6 +294,7 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    remote: RemoteSettings = Field(default_factory=RemoteSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     batches: BatchesSettings = Field(default_factory=BatchesSettings)
     prices: dict[str, PriceSource] = Field(

@@ -44,9 +44,6 @@ class AssembledFile:
     chunks: tuple[PackagedFile, ...]
 
 
-Backend = PackagedFile | LocalFile | HubFile | AssembledFile
-
-
 @dataclass(frozen=True)
 class ContextExtension:
     """RoPE scaling, so a model attends past the window it was trained on: `linear` squeezes
@@ -56,6 +53,31 @@ class ContextExtension:
     method: Literal["linear", "yarn"]
     factor: float
     trained_window: int | None = None
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One server of a remote engine; `region` None serves every region."""
+
+    url: str
+    region: str | None = None
+
+
+RemoteKind = Literal["llama-server", "vllm"]
+
+
+@dataclass(frozen=True)
+class RemoteBackend:
+    """A model served by other servers (llama.cpp's llama-server, vLLM): Parley renders and
+    tokenizes with `gguf` opened vocab-only (or the server's own tokenizer) and sends ids."""
+
+    kind: RemoteKind
+    replicas: tuple[Replica, ...]
+    gguf: Path | None = None
+
+
+LocalBackend = PackagedFile | LocalFile | HubFile | AssembledFile
+Backend = LocalBackend | RemoteBackend
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,10 @@ class Engine(Protocol):
     planning are exact to the token whatever runs the model."""
 
     context_window: int
-    tool_format: ToolFormat  # how its chat format writes tool use (domain/tools.py)
+
+    @property
+    def tool_format(self) -> ToolFormat:
+        """How the model's chat format writes tool use (domain/tools.py)."""
 
     def render(self, conversation: Conversation, *, block_ends: bool = True) -> RenderedPrompt:
         """`block_ends` False skips finding where each block ends (count_tokens needs only

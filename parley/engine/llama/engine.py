@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from bisect import bisect_right
-from collections.abc import AsyncIterator, Sequence
-from itertools import accumulate
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from parley.domain.catalog import ModelEntry
@@ -20,9 +18,9 @@ from parley.domain.ports import (
 )
 from parley.domain.prompt import Conversation
 from parley.domain.tools import GENERIC, NATIVE
-from parley.engine.llama.chat import ChatTemplate
 from parley.engine.llama.grammar import Grammars, grammars_for
 from parley.engine.llama.model import ContextShape, LlamaModel
+from parley.engine.llama.prompting import PromptRenderer
 from parley.engine.llama.scheduler import Scheduler, SchedulerLimits
 from parley.engine.llama.stats import EngineStats
 from parley.engine.llama.templates import choose_template
@@ -59,11 +57,7 @@ class LlamaEngine:
             raise
         self.context_window = min(entry.context_window, settings.kv_cells)
         self.tool_format = NATIVE.get(self.chat.format or "", GENERIC)
-        self._template = ChatTemplate(
-            self.chat.source,
-            bos_token=self._model.token_text(self._model.bos, special=True).decode(),
-            eos_token=self._model.token_text(self._model.eos, special=True).decode(),
-        )
+        self._renderer = PromptRenderer(self._model, self.chat.source)
         self._scheduler = Scheduler(
             self._model,
             context_window=self.context_window,
@@ -78,49 +72,13 @@ class LlamaEngine:
             seed=settings.seed,
         )
         self._scheduler.start()
-        self._pieces: dict[int, bytes] = {}
 
     @property
     def scheduler(self) -> Scheduler:
         return self._scheduler
 
     def render(self, conversation: Conversation, *, block_ends: bool = True) -> RenderedPrompt:
-        text = self._template.render(conversation)
-        tokens = self._model.tokenize(text, add_bos=self._model.add_bos)
-        if len(tokens) > 1 and tokens[0] == tokens[1] == self._model.bos:
-            del tokens[0]  # the template wrote a BOS of its own
-        ends: list[int | None] = [None] * len(conversation.blocks)
-        if block_ends and conversation.blocks:
-            offsets = self._template.block_ends(conversation, text)
-            if None not in offsets:
-                ends = self._token_positions(text, tokens, offsets)
-        return RenderedPrompt(tokens, ends)
-
-    def _token_positions(
-        self, text: str, tokens: list[int], offsets: Sequence[int | None]
-    ) -> list[int | None]:
-        """Character offsets in `text` -> how many tokens end at or before each: the token
-        position of a block's end. Tokens spanning a block end belong to what follows it."""
-        pieces = [self._piece(token) for token in tokens]
-        token_ends = list(accumulate(len(piece) for piece in pieces))
-        encoded = text.encode()
-        lead = (token_ends[-1] if token_ends else 0) - len(encoded)  # e.g. a BOS's own text
-        if lead < 0 or b"".join(pieces)[lead:] != encoded:
-            return [None] * len(offsets)  # the tokenizer normalised the text: no exact map
-        positions: list[int | None] = []
-        done_chars = done_bytes = 0
-        for offset in offsets:
-            assert offset is not None and offset >= done_chars
-            done_bytes += len(text[done_chars:offset].encode())
-            done_chars = offset
-            positions.append(bisect_right(token_ends, done_bytes + lead))
-        return positions
-
-    def _piece(self, token: int) -> bytes:
-        piece = self._pieces.get(token)
-        if piece is None:
-            piece = self._pieces[token] = self._model.token_text(token, special=True)
-        return piece
+        return self._renderer.render(conversation, block_ends=block_ends)
 
     def generate(self, request: GenerateRequest) -> LlamaStream:
         """Compiles the request's constraints first: a schema that cannot be enforced is a

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import httpx
 
-from parley.domain.catalog import AssembledFile, Backend, HubFile, LocalFile, PackagedFile
+from parley.domain.catalog import AssembledFile, HubFile, LocalBackend, LocalFile, PackagedFile
 
 HUB_URL = "https://huggingface.co/{repo}/resolve/main/{file}"
 
 
-def model_path(backend: Backend, data_dir: Path) -> Path:
+def model_path(backend: LocalBackend, data_dir: Path) -> Path:
     if isinstance(backend, PackagedFile):
         path = _packaged(backend)
     elif isinstance(backend, AssembledFile):
