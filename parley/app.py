@@ -14,8 +14,9 @@ from starlette.responses import JSONResponse, Response
 
 from parley import __version__
 from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
+from parley.cachereg.redis import RedisCacheRegistry
 from parley.domain.catalog import DEFAULT_MODEL, Catalog, HubFile, LocalFile, ModelEntry
-from parley.domain.ports import Clock, Engine, LimiterBackend
+from parley.domain.ports import CacheRegistry, Clock, Engine, LimiterBackend
 from parley.domain.pricing import ModelPrice, PriceBook, PriceOverride
 from parley.domain.quotas import QuotaRule
 from parley.domain.regions import Region, RegionMap
@@ -120,6 +121,12 @@ def limiter_backend(settings: Settings) -> LimiterBackend:
     return MemoryLimiter()
 
 
+def cache_registry_backend(settings: Settings) -> CacheRegistry:
+    if settings.cache_registry_url:
+        return RedisCacheRegistry(settings.cache_registry_url)
+    return MemoryCacheRegistry()
+
+
 def price_book(settings: Settings, catalog: Catalog) -> PriceBook:
     models = {
         model: ModelPrice(
@@ -202,7 +209,7 @@ def create_app(
     tenancy = TenancyStore(database)
     auth = AuthService(keys)
     engines: dict[str, Engine] = {}
-    cache_registry = MemoryCacheRegistry()
+    cache_registry = cache_registry_backend(settings)
     clock = clock or WallClock()
     prompt_cache = PromptCache(cache_registry, MemoryFingerprints(), clock)
     tiers = tier_table(settings.limits)
@@ -236,6 +243,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await ledger.reconcile_spend(clock.now())
         if engine_loader is None:
             engines.update(load_engines(catalog, settings, metrics))
         else:

@@ -216,6 +216,11 @@ class Settings(BaseSettings):
     limiter_url: str | None = Field(
         default=None, description="redis:// URL shared by replicas; default: in-process"
     )
+    cache_registry_url: str | None = Field(
+        default=None,
+        description="redis:// URL of the prompt-cache registry shared by replicas; "
+        "default: in-process",
+    )
     default_region: str = Field(
         default="us-east-1",
         description="region of a Bedrock request whose URL and signature name none",
