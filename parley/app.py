@@ -48,7 +48,13 @@ from parley.services.messages import MessagesService
 from parley.services.metering import Meter
 from parley.services.quotas import Quotas
 from parley.services.reports import Reports
-from parley.settings import ClassLimitsSource, LimitsSettings, ModelSource, Settings
+from parley.settings import (
+    ClassLimitsSource,
+    EngineSettings,
+    LimitsSettings,
+    ModelSource,
+    Settings,
+)
 from parley.store.aws_credentials import AwsCredentialStore
 from parley.store.db import connect
 from parley.store.keys import KeyStore
@@ -89,12 +95,26 @@ def build_catalog(settings: Settings) -> Catalog:
     return Catalog(entries, settings.aliases)
 
 
+GPU_SETTINGS = ("n_gpu_layers", "main_gpu", "tensor_split", "flash_attn")
+
+
+def engine_settings(settings: Settings, model_id: str) -> EngineSettings:
+    """[engine], under a [[models]] entry's own GPU settings."""
+    for source in settings.models:
+        if source.id == model_id:
+            own = {name: getattr(source, name) for name in GPU_SETTINGS}
+            return settings.engine.model_copy(
+                update={name: value for name, value in own.items() if value is not None}
+            )
+    return settings.engine
+
+
 def load_engines(catalog: Catalog, settings: Settings, metrics: Metrics) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
     for entry in catalog.entries:
         engines[entry.id] = LlamaEngine(
             model_path(entry.backend, settings.data_dir),
-            settings.engine,
+            engine_settings(settings, entry.id),
             model_id=entry.id,
             context_window=entry.context_window,
             metrics=metrics,

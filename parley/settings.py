@@ -54,6 +54,21 @@ class EngineSettings(BaseModel):
         description="llama.cpp's AMX / repacked weight buffers: faster on some CPUs, but "
         "AMX kernels crash where the OS does not grant AMX state (seen in sandboxes)",
     )
+    n_gpu_layers: int | None = Field(
+        default=None,
+        ge=-1,
+        description="layers offloaded to GPUs, -1 for all; default: all when llama-cpp-python "
+        "was built with a GPU backend, else 0",
+    )
+    main_gpu: int = Field(
+        default=0, ge=0, description="the GPU for small tensors and intermediate results"
+    )
+    tensor_split: list[float] | None = Field(
+        default=None, description="share of the model per GPU, e.g. [3, 1]; default: by memory"
+    )
+    flash_attn: Literal["auto", "on", "off"] = Field(
+        default="auto", description="llama.cpp's flash attention"
+    )
 
 
 class ClassLimitsSource(BaseModel):
@@ -178,6 +193,11 @@ class ModelSource(BaseModel):
     cache_reads_count_itpm: bool = Field(
         default=False, description="whether cache reads count toward input tokens per minute"
     )
+    # The engine's GPU settings for this model; absent ones are [engine]'s.
+    n_gpu_layers: int | None = Field(default=None, ge=-1)
+    main_gpu: int | None = Field(default=None, ge=0)
+    tensor_split: list[float] | None = None
+    flash_attn: Literal["auto", "on", "off"] | None = None
 
 
 class Settings(BaseSettings):

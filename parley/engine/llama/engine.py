@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from bisect import bisect_right
@@ -19,12 +20,15 @@ from parley.domain.ports import (
 )
 from parley.domain.prompt import Conversation
 from parley.engine.llama.chat import ChatTemplate
+from parley.engine.llama.devices import describe, devices, gpu_backend, in_use, resolve_offload
 from parley.engine.llama.grammar import Grammars, grammars_for
 from parley.engine.llama.model import ContextShape, LlamaModel
 from parley.engine.llama.scheduler import Scheduler, SchedulerLimits
 from parley.engine.llama.stats import EngineStats
 from parley.metrics import Metrics
 from parley.settings import EngineSettings
+
+log = logging.getLogger(__name__)
 
 
 class LlamaEngine:
@@ -44,7 +48,20 @@ class LlamaEngine:
             threads=settings.threads,
             extra_buffers=settings.extra_buffers,
         )
-        self._model = LlamaModel(path, shape)
+        offload = resolve_offload(settings, gpu_backend())
+        self._model = LlamaModel(path, shape, offload)
+        backend, used = describe(in_use(offload, devices()))
+        log.info(
+            "model %s on %s (%s): n_gpu_layers=%d flash_attn=%s",
+            model_id,
+            backend,
+            used,
+            offload.n_gpu_layers,
+            offload.flash_attn,
+        )
+        metrics.device_info.labels(
+            model_id, backend, used, str(offload.n_gpu_layers), offload.flash_attn
+        ).set(1)
         self.context_window = min(context_window, settings.kv_cells)
         self._template = ChatTemplate(
             self._model.metadata("tokenizer.chat_template"),

@@ -9,6 +9,8 @@ from typing import Any
 
 import llama_cpp as llama
 
+from parley.engine.llama.devices import FLASH_ATTN_TYPES, Offload
+
 _LOG_SILENT: Any = None
 
 
@@ -33,10 +35,16 @@ class ContextShape:
 class LlamaModel:
     """A loaded GGUF with one context whose unified KV cache is shared by several sequences."""
 
-    def __init__(self, path: Path, shape: ContextShape) -> None:
+    def __init__(self, path: Path, shape: ContextShape, offload: Offload) -> None:
         _silence_llama_logs()
         params = llama.llama_model_default_params()
         params.use_extra_bufts = shape.extra_buffers
+        params.n_gpu_layers = offload.n_gpu_layers
+        params.main_gpu = offload.main_gpu
+        if offload.tensor_split:
+            split = list(offload.tensor_split)[: llama.llama_max_devices()]
+            self._tensor_split = (ctypes.c_float * llama.llama_max_devices())(*split)
+            params.tensor_split = self._tensor_split
         self._model = llama.llama_model_load_from_file(str(path).encode(), params)
         if not self._model:
             raise RuntimeError(f"could not load model file {path}")
@@ -49,6 +57,7 @@ class LlamaModel:
         ctx_params.kv_unified = True
         ctx_params.n_threads = shape.threads
         ctx_params.n_threads_batch = shape.threads
+        ctx_params.flash_attn_type = FLASH_ATTN_TYPES[offload.flash_attn]
         self.ctx = llama.llama_init_from_model(self._model, ctx_params)
         if not self.ctx:
             llama.llama_model_free(self._model)
