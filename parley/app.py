@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, Response
 
 from parley import __version__
 from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
-from parley.cachereg.redis import RedisCacheRegistry
+from parley.cachereg.redis import RedisCacheRegistry, RedisFingerprints
 from parley.domain.catalog import DEFAULT_MODEL, Catalog, HubFile, LocalFile, ModelEntry
-from parley.domain.ports import CacheRegistry, Clock, Engine, LimiterBackend
+from parley.domain.ports import CacheRegistry, Clock, Engine, Fingerprints, LimiterBackend
 from parley.domain.pricing import ModelPrice, PriceBook, PriceOverride
 from parley.domain.quotas import QuotaRule
 from parley.domain.regions import Region, RegionMap
@@ -141,10 +141,12 @@ def limiter_backend(settings: Settings) -> LimiterBackend:
     return MemoryLimiter()
 
 
-def cache_registry_backend(settings: Settings) -> CacheRegistry:
+def cache_backends(settings: Settings) -> tuple[CacheRegistry, Fingerprints]:
+    """The prompt-cache registry and the fingerprints of `diagnostics`, in one place."""
     if settings.cache_registry_url:
-        return RedisCacheRegistry(settings.cache_registry_url)
-    return MemoryCacheRegistry()
+        url = settings.cache_registry_url
+        return RedisCacheRegistry(url), RedisFingerprints(url)
+    return MemoryCacheRegistry(), MemoryFingerprints()
 
 
 def price_book(settings: Settings, catalog: Catalog) -> PriceBook:
@@ -229,9 +231,9 @@ def create_app(
     tenancy = TenancyStore(database)
     auth = AuthService(keys)
     engines: dict[str, Engine] = {}
-    cache_registry = cache_registry_backend(settings)
+    cache_registry, fingerprints = cache_backends(settings)
     clock = clock or WallClock()
-    prompt_cache = PromptCache(cache_registry, MemoryFingerprints(), clock)
+    prompt_cache = PromptCache(cache_registry, fingerprints, clock)
     tiers = tier_table(settings.limits)
     backend = limiter_backend(settings)
     limits = RateLimits(

@@ -1,26 +1,33 @@
-"""The cache registry in Redis, shared by every replica, so each one bills the same cached
-prefix the same way. One Lua script per commit applies memory.py's rules atomically.
+"""The cache registry and the prompt fingerprints in Redis, shared by every replica, so each
+one bills the same cached prefix the same way and diagnoses against any replica's earlier
+message. One Lua script per commit applies memory.py's rules atomically.
 
 Liveness always compares an entry's `expires_at` with the `now` the caller passes (the request's
 start), never with Redis's own clock; Redis expiry only collects entries long dead.
 
 Layout under the prefix: `e:<workspace>:<hash>` a hash per entry; `o:<organization>` a sorted
-set of the organization's entry keys scored by expiry, for listing.
+set of the organization's entry keys scored by expiry, for listing; `f:<workspace>:<message>`
+a message's fingerprint as JSON.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any, cast
 
 from redis.asyncio import Redis
 
 from parley.domain.caching import TTL_SECONDS, EntryWrite
+from parley.domain.diagnostics import Fingerprint
 from parley.domain.ports import CacheEntry, CacheScope
 from parley.domain.prompt import CacheTtl
 
 # Seconds an entry outlives its expiry in Redis before it is collected.
 GRACE_SECONDS = 60
+# How long a message's fingerprint can be named by `diagnostics.previous_message_id`.
+FINGERPRINT_SECONDS = 86_400
 
 # KEYS: the organization's index, the entry read (or "" for none), then one per write.
 # ARGV: now, organization, workspace, model, the seconds of "5m" and "1h", grace, then
@@ -127,6 +134,33 @@ class RedisCacheRegistry:
             stored: list[dict[bytes, bytes]] = await pipe.execute()
         found = [_entry(fields) for fields in stored if fields]
         return [entry for entry in found if entry.expires_at > now]
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class RedisFingerprints:
+    """Implements `ports.Fingerprints` on Redis: each message's fingerprint for a day."""
+
+    def __init__(self, url: str, prefix: str = "parley:cache:") -> None:
+        self._redis: Redis = Redis.from_url(url)
+        self._prefix = prefix
+
+    def _key(self, workspace_id: str, message_id: str) -> str:
+        return f"{self._prefix}f:{workspace_id}:{message_id}"
+
+    async def remember(self, workspace_id: str, message_id: str, print_: Fingerprint) -> None:
+        value = json.dumps(asdict(print_))
+        await self._redis.set(self._key(workspace_id, message_id), value, ex=FINGERPRINT_SECONDS)
+
+    async def recall(self, workspace_id: str, message_id: str) -> Fingerprint | None:
+        stored = await self._redis.get(self._key(workspace_id, message_id))
+        if stored is None:
+            return None
+        fields = json.loads(stored)
+        fields["messages"] = tuple(fields["messages"])
+        fields["message_ends"] = tuple(fields["message_ends"])
+        return Fingerprint(**fields)
 
     async def close(self) -> None:
         await self._redis.aclose()

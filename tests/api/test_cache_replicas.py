@@ -174,3 +174,19 @@ def test_another_workspace_reads_no_entry_written_through_the_other_replica(
     assert usage(b, "isolated", key=OTHER_WORKSPACE_KEY) == [written, 0]
     assert usage(a, "isolated", key=OTHER_WORKSPACE_KEY) == [0, written]
     assert usage(b, "isolated") == [0, written]
+
+
+def test_diagnostics_name_a_message_that_the_other_replica_answered(replicas: Replicas) -> None:
+    a, b = replicas.urls
+    headers = {"x-api-key": API_KEY}
+    question = [{"role": "user", "content": "Name a colour."}]
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 1,
+        "system": "Terse.",
+        "messages": question,
+    }
+    first = httpx.post(f"{a}/v1/messages", json=body, headers=headers, timeout=120).json()
+    changed = {**body, "system": "Verbose.", "diagnostics": {"previous_message_id": first["id"]}}
+    later = httpx.post(f"{b}/v1/messages", json=changed, headers=headers, timeout=120).json()
+    assert later["diagnostics"]["cache_miss_reason"]["type"] == "system_changed"

@@ -1,6 +1,6 @@
-"""The cache registry port, run against both backends: in-process, and the real Redis at 6379.
-TTLs count from the `now` given (the request's start), a read refreshes its entry, and an
-entry belongs to one workspace."""
+"""The cache registry and fingerprints ports, run against both backends: in-process, and the
+real Redis at 6379. TTLs count from the `now` given (the request's start), a read refreshes its
+entry, and an entry or a fingerprint belongs to one workspace."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from parley.cachereg.memory import MemoryCacheRegistry
-from parley.cachereg.redis import RedisCacheRegistry
+from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
+from parley.cachereg.redis import RedisCacheRegistry, RedisFingerprints
 from parley.domain.caching import EntryWrite
-from parley.domain.ports import CacheEntry, CacheRegistry, CacheScope
+from parley.domain.diagnostics import Fingerprint
+from parley.domain.ports import CacheEntry, CacheRegistry, CacheScope, Fingerprints
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SCOPE = CacheScope("org", "wrk", "model")
@@ -27,6 +28,16 @@ async def registry(request: pytest.FixtureRequest) -> AsyncIterator[CacheRegistr
         yield MemoryCacheRegistry()
         return
     backend = RedisCacheRegistry(REDIS_URL, prefix=f"parley-test:{uuid.uuid4().hex}:")
+    yield backend
+    await backend.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def fingerprints(request: pytest.FixtureRequest) -> AsyncIterator[Fingerprints]:
+    if request.param == "memory":
+        yield MemoryFingerprints()
+        return
+    backend = RedisFingerprints(REDIS_URL, prefix=f"parley-test:{uuid.uuid4().hex}:")
     yield backend
     await backend.close()
 
@@ -117,3 +128,24 @@ async def test_redis_collects_entries_once_they_are_long_expired() -> None:
     ttl = await redis.ttl(f"{prefix}e:wrk:k")
     await redis.aclose()
     assert ttl == 300 + 60
+
+
+PRINT = Fingerprint("model", "t", "s", ("m1", "m2"), 10, 700, (720, 735), 740)
+
+
+async def test_a_fingerprint_is_recalled_as_it_was_remembered(fingerprints: Fingerprints) -> None:
+    await fingerprints.remember("wrk", "msg_1", PRINT)
+    assert await fingerprints.recall("wrk", "msg_1") == PRINT
+    assert await fingerprints.recall("wrk", "msg_2") is None
+
+
+async def test_another_workspace_recalls_no_fingerprint(fingerprints: Fingerprints) -> None:
+    await fingerprints.remember("wrk", "msg_1", PRINT)
+    assert await fingerprints.recall("wrk-other", "msg_1") is None
+
+
+async def test_memory_forgets_the_oldest_fingerprints_beyond_its_capacity() -> None:
+    fingerprints = MemoryFingerprints(capacity=1)
+    await fingerprints.remember("wrk", "msg_1", PRINT)
+    await fingerprints.remember("wrk", "msg_2", PRINT)
+    assert await fingerprints.recall("wrk", "msg_1") is None
