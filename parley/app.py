@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from parley import __version__
 from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
+from parley.cachereg.redis import RedisCacheRegistry, RedisFingerprints
 from parley.domain.catalog import (
     DEFAULT_MODEL,
     GEMMA3_270M,
@@ -28,7 +29,14 @@ from parley.domain.catalog import (
     RemoteBackend,
     Replica,
 )
-from parley.domain.ports import Clock, Engine, LimiterBackend, ThreadStore
+from parley.domain.ports import (
+    CacheRegistry,
+    Clock,
+    Engine,
+    Fingerprints,
+    LimiterBackend,
+    ThreadStore,
+)
 from parley.domain.pricing import ModelPrice, PriceBook, PriceOverride
 from parley.domain.quotas import QuotaRule
 from parley.domain.regions import Region, RegionMap
@@ -72,6 +80,7 @@ from parley.services.reports import Reports
 from parley.services.threads import Threads
 from parley.settings import (
     ClassLimitsSource,
+    EngineSettings,
     LimitsSettings,
     ModelSource,
     RemoteSettings,
@@ -144,6 +153,20 @@ def build_catalog(settings: Settings) -> Catalog:
     return Catalog(entries, settings.aliases)
 
 
+GPU_SETTINGS = ("n_gpu_layers", "main_gpu", "tensor_split", "flash_attn")
+
+
+def engine_settings(settings: Settings, model_id: str) -> EngineSettings:
+    """[engine], under a [[models]] entry's own GPU settings."""
+    for source in settings.models:
+        if source.id == model_id:
+            own = {name: getattr(source, name) for name in GPU_SETTINGS}
+            return settings.engine.model_copy(
+                update={name: value for name, value in own.items() if value is not None}
+            )
+    return settings.engine
+
+
 def load_engines(catalog: Catalog, settings: Settings, metrics: Metrics) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
     for entry in catalog.entries:
@@ -152,7 +175,7 @@ def load_engines(catalog: Catalog, settings: Settings, metrics: Metrics) -> dict
             continue
         engines[entry.id] = LlamaEngine(
             model_path(entry.backend, settings.data_dir),
-            settings.engine,
+            engine_settings(settings, entry.id),
             entry=entry,
             metrics=metrics,
         )
@@ -229,6 +252,14 @@ def thread_store(settings: Settings) -> ThreadStore:
         sealer = Sealer(load_server_key(settings))
         return RedisThreadStore(settings.thread_store_url, sealer)
     return MemoryThreadStore(settings.thread_store_max_replies)
+
+
+def cache_backends(settings: Settings) -> tuple[CacheRegistry, Fingerprints]:
+    """The prompt-cache registry and the fingerprints of `diagnostics`, in one place."""
+    if settings.cache_registry_url:
+        url = settings.cache_registry_url
+        return RedisCacheRegistry(url), RedisFingerprints(url)
+    return MemoryCacheRegistry(), MemoryFingerprints()
 
 
 def price_book(settings: Settings, catalog: Catalog) -> PriceBook:
@@ -315,9 +346,9 @@ def create_app(
     tenancy = TenancyStore(database)
     auth = AuthService(keys)
     engines: dict[str, Engine] = {}
-    cache_registry = MemoryCacheRegistry()
+    cache_registry, fingerprints = cache_backends(settings)
     clock = clock or WallClock()
-    prompt_cache = PromptCache(cache_registry, MemoryFingerprints(), clock)
+    prompt_cache = PromptCache(cache_registry, fingerprints, clock)
     tiers = tier_table(settings.limits)
     backend = limiter_backend(settings)
     limits = RateLimits(
@@ -362,6 +393,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await ledger.reconcile_spend(clock.now())
         if engine_loader is None:
             engines.update(load_engines(catalog, settings, metrics))
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -49,13 +50,33 @@ def serve(
     import uvicorn
 
     from parley.app import create_app
+    from parley.store.serve_lock import AlreadyServing, ServeLock
 
     settings = _settings(data_dir, config, host=host, port=port)
-    application = create_app(settings)
-    console.print(f"Parley serving at http://{settings.host}:{settings.port}")
-    console.print(f"Data directory: {settings.data_dir}")
-    console.print(f"Get a key:   parley keys create --data-dir {settings.data_dir}")
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    _log_to_stderr()
+    try:
+        lock = ServeLock.acquire(settings.resolved_database_url())
+    except AlreadyServing as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    try:
+        application = create_app(settings)
+        console.print(f"Parley serving at http://{settings.host}:{settings.port}")
+        console.print(f"Data directory: {settings.data_dir}")
+        console.print(f"Get a key:   parley keys create --data-dir {settings.data_dir}")
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _log_to_stderr() -> None:
+    """Parley's own log (each model's devices at start, errors) on stderr, from INFO up."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("parley")
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
 
 
 @app.command()

@@ -57,6 +57,13 @@ class Metrics:
         self.prefix_entries = Gauge(
             "parley_prefix_cache_entries", "cached prefixes", model, registry=registry
         )
+        self.device_info = Gauge(
+            "parley_engine_device_info",
+            "1 per model: the ggml backend and devices that hold its layers, and its GPU "
+            "settings as resolved",
+            [*model, "backend", "devices", "n_gpu_layers", "flash_attn"],
+            registry=registry,
+        )
         self.prefix_bytes = Gauge(
             "parley_prefix_cache_bytes",
             "bytes of KV held by cached prefixes, by tier (kv cells or host ram snapshots)",

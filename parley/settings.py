@@ -54,6 +54,21 @@ class EngineSettings(BaseModel):
         description="llama.cpp's AMX / repacked weight buffers: faster on some CPUs, but "
         "AMX kernels crash where the OS does not grant AMX state (seen in sandboxes)",
     )
+    n_gpu_layers: int | None = Field(
+        default=None,
+        ge=-1,
+        description="layers offloaded to GPUs, -1 for all; default: all when llama-cpp-python "
+        "was built with a GPU backend, else 0",
+    )
+    main_gpu: int = Field(
+        default=0, ge=0, description="the GPU for small tensors and intermediate results"
+    )
+    tensor_split: list[float] | None = Field(
+        default=None, description="share of the model per GPU, e.g. [3, 1]; default: by memory"
+    )
+    flash_attn: Literal["auto", "on", "off"] = Field(
+        default="auto", description="llama.cpp's flash attention"
+    )
 
 
 class ClassLimitsSource(BaseModel):
@@ -243,6 +258,12 @@ class ModelSource(BaseModel):
         default=None, description="RoPE scaling, for a context_window past the trained one"
     )
 
+    # The engine's GPU settings for this model; absent ones are [engine]'s.
+    n_gpu_layers: int | None = Field(default=None, ge=-1)
+    main_gpu: int | None = Field(default=None, ge=0)
+    tensor_split: list[float] | None = None
+    flash_attn: Literal["auto", "on", "off"] | None = None
+
 
 class RemoteSettings(BaseModel):
     """How Parley talks to remote engine servers and spreads requests over their replicas."""
@@ -319,6 +340,11 @@ class Settings(BaseSettings):
     )
     thread_store_max_replies: int = Field(
         default=10_000, ge=1, description="thread replies held in memory; oldest go first"
+    )
+    cache_registry_url: str | None = Field(
+        default=None,
+        description="redis:// URL of the prompt-cache registry shared by replicas; "
+        "default: in-process",
     )
     default_region: str = Field(
         default="us-east-1",

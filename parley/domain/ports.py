@@ -169,16 +169,17 @@ class CacheScope:
 
 
 class CacheRegistry(Protocol):
-    """Logical prompt-cache entries (what is billed), keyed by the chained prefix hash."""
+    """Logical prompt-cache entries (what is billed), keyed by workspace and the chained prefix
+    hash: one workspace never sees another's entries, whatever the hash."""
 
-    async def live(self, keys: Sequence[str], now: float) -> set[str]: ...
+    async def live(self, scope: CacheScope, keys: Sequence[str], now: float) -> set[str]: ...
 
     async def record(
         self, scope: CacheScope, writes: Sequence[EntryWrite], hit: str | None, now: float
     ) -> None:
         """Creates or extends the written entries, and refreshes the one that was read."""
 
-    async def entries(self, now: float) -> list[CacheEntry]: ...
+    async def entries(self, organization_id: str, now: float) -> list[CacheEntry]: ...
 
 
 class Fingerprints(Protocol):

@@ -79,7 +79,7 @@ class PromptCache:
             len(known),
         )
         keys = prefix_keys(scope.key, rendered.tokens, known, first_message, _salt(params))
-        live = await self._registry.live(lookup_candidates(points, keys), now)
+        live = await self._registry.live(scope, lookup_candidates(points, keys), now)
         plan = plan_cache(points, rendered.block_ends, keys, live, total, min_tokens)
         return CacheDecision(scope, plan, now)
 
@@ -118,9 +118,5 @@ class PromptCache:
     async def entries(self, organization_id: str) -> tuple[float, list[CacheEntry]]:
         """An organization's live entries, longest prefix first, and the time they were read."""
         now = self._clock.now()
-        entries = [
-            entry
-            for entry in await self._registry.entries(now)
-            if entry.organization_id == organization_id
-        ]
+        entries = await self._registry.entries(organization_id, now)
         return now, sorted(entries, key=lambda entry: (-entry.tokens, entry.expires_at))

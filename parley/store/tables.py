@@ -85,6 +85,16 @@ ledger = Table(
     Index("ledger_by_organization_time", "organization_id", "completed_at"),
 )
 
+# What the ledger holds per organization and UTC month ("2026-11"), updated in the transaction
+# that inserts each ledger row and rebuilt from the ledger on start.
+spend_totals = Table(
+    "spend_totals",
+    metadata,
+    Column("organization_id", String(64), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("cost_picodollars", BigInteger, nullable=False),
+)
+
 aws_credentials = Table(
     "aws_credentials",
     metadata,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anthropic
 import httpx
+import llama_cpp
 import pytest
 
 from parley.settings import Settings
@@ -245,3 +247,15 @@ async def test_a_full_queue_refuses_a_stream_with_529_before_any_event(
     assert refused.headers["content-type"] == "application/json"
     assert refused.json()["error"]["type"] == "overloaded_error"
     assert (await running).status_code == 200 and (await queued).status_code == 200
+
+
+def test_metrics_name_the_backend_and_devices_that_hold_the_model(http: httpx.Client) -> None:
+    found = re.search(r"^parley_engine_device_info\{(.*)\} 1\.0$", http.get("/metrics").text, re.M)
+    assert found
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', found.group(1)))
+    assert (labels["model"], labels["flash_attn"]) == (MODEL, "auto")
+    if llama_cpp.llama_supports_gpu_offload():
+        assert labels["n_gpu_layers"] == "-1" and labels["backend"] != "CPU"
+    else:
+        assert (labels["backend"], labels["n_gpu_layers"]) == ("CPU", "0")
+        assert labels["devices"].startswith("CPU ")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from parley.domain.pricing import PICO
 from parley.settings import ClassLimitsSource, LimitsSettings, Settings, TierSource
-from tests.factories import cached, manual
+from parley.store.db import connect
+from parley.store.tables import ledger
+from tests.factories import cached, ledger_entry, manual
 from tests.fakes import FakeEngine
 from tests.helpers import (
     ADMIN_KEY,
@@ -196,6 +201,29 @@ async def test_an_organization_over_its_monthly_cap_is_refused_until_next_month(
         assert "2027-02-01" in error["message"]  # the clock stands in January 2027
         assert refused.headers["x-should-retry"] == "false"
         assert "retry-after" not in refused.headers
+
+
+async def test_a_ledger_over_the_cap_before_spend_totals_existed_refuses_from_the_start(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    limits = LimitsSettings(
+        tiers=[TierSource.model_validate({"name": "capped", "monthly_cap": "1"})],
+        default_tier="capped",
+    )
+    settings = Settings(data_dir=tmp_path, limits=limits)
+    organization = create_keys(settings)[API_KEY].organization_id
+    when = datetime.fromtimestamp(clock.now(), UTC)
+    row = ledger_entry(
+        organization_id=organization, cost_picodollars=int(PICO), started_at=when, completed_at=when
+    )
+    engine = connect(settings.resolved_database_url())
+    with engine.begin() as conn:  # as a release before spend totals wrote it
+        conn.execute(ledger.insert().values(asdict(row)))
+    engine.dispose()
+    async for raw in serve(fake_app(settings, None, clock)):
+        refused = await raw.post("/v1/messages", json=body())
+        assert refused.status_code == 429
+        assert refused.json()["error"]["details"] == {"error_code": "enforced_spend_limit_reached"}
 
 
 async def test_reserve_mode_takes_max_tokens_at_admission_and_returns_the_unused_part(

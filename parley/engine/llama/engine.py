@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from parley.domain.ports import (
 )
 from parley.domain.prompt import Conversation
 from parley.domain.tools import GENERIC, NATIVE
+from parley.engine.llama.devices import describe, devices, gpu_backend, in_use, resolve_offload
 from parley.engine.llama.grammar import Grammars, grammars_for
 from parley.engine.llama.model import ContextShape, LlamaModel
 from parley.engine.llama.prompting import PromptRenderer
@@ -26,6 +28,8 @@ from parley.engine.llama.stats import EngineStats
 from parley.engine.llama.templates import choose_template
 from parley.metrics import Metrics
 from parley.settings import EngineSettings
+
+log = logging.getLogger(__name__)
 
 
 class LlamaEngine:
@@ -42,7 +46,20 @@ class LlamaEngine:
             extra_buffers=settings.extra_buffers,
             extension=entry.context_extension,
         )
-        self._model = LlamaModel(path, shape)
+        offload = resolve_offload(settings, gpu_backend())
+        self._model = LlamaModel(path, shape, offload)
+        backend, used = describe(in_use(offload, devices()))
+        log.info(
+            "model %s on %s (%s): n_gpu_layers=%d flash_attn=%s",
+            entry.id,
+            backend,
+            used,
+            offload.n_gpu_layers,
+            offload.flash_attn,
+        )
+        metrics.device_info.labels(
+            entry.id, backend, used, str(offload.n_gpu_layers), offload.flash_attn
+        ).set(1)
         try:
             _check_window(entry, self._model.train_context)
             self.chat = choose_template(

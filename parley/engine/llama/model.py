@@ -10,6 +10,7 @@ from typing import Any
 import llama_cpp as llama
 
 from parley.domain.catalog import ContextExtension
+from parley.engine.llama.devices import FLASH_ATTN_TYPES, Offload
 
 ROPE_SCALING = {
     "linear": llama.LLAMA_ROPE_SCALING_TYPE_LINEAR,
@@ -41,10 +42,16 @@ class ContextShape:
 class LlamaModel:
     """A loaded GGUF with one context whose unified KV cache is shared by several sequences."""
 
-    def __init__(self, path: Path, shape: ContextShape) -> None:
+    def __init__(self, path: Path, shape: ContextShape, offload: Offload) -> None:
         _silence_llama_logs()
         params = llama.llama_model_default_params()
         params.use_extra_bufts = shape.extra_buffers
+        params.n_gpu_layers = offload.n_gpu_layers
+        params.main_gpu = offload.main_gpu
+        if offload.tensor_split:
+            split = list(offload.tensor_split)[: llama.llama_max_devices()]
+            self._tensor_split = (ctypes.c_float * llama.llama_max_devices())(*split)
+            params.tensor_split = self._tensor_split
         self._model = llama.llama_model_load_from_file(str(path).encode(), params)
         if not self._model:
             raise RuntimeError(f"could not load model file {path}")
@@ -61,6 +68,7 @@ class LlamaModel:
             ctx_params.rope_scaling_type = ROPE_SCALING[shape.extension.method]
             ctx_params.rope_freq_scale = 1.0 / shape.extension.factor
             ctx_params.yarn_orig_ctx = shape.extension.trained_window or 0  # 0: the file's
+        ctx_params.flash_attn_type = FLASH_ATTN_TYPES[offload.flash_attn]
         self.ctx = llama.llama_init_from_model(self._model, ctx_params)
         if not self.ctx:
             llama.llama_model_free(self._model)

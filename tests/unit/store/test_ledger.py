@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from parley.domain.metering import LedgerEntry
 from parley.store.db import connect
 from parley.store.ledger import LedgerStore
+from parley.store.tables import ledger, spend_totals
 from tests.factories import ledger_entry
 from tests.postgres import postgres_schema
 
@@ -29,10 +32,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture()
-def store(database_url: str) -> Iterator[LedgerStore]:
+def engine(database_url: str) -> Iterator[sa.Engine]:
     engine = connect(database_url)
-    yield LedgerStore(engine)
+    yield engine
     engine.dispose()
+
+
+@pytest.fixture()
+def store(engine: sa.Engine) -> LedgerStore:
+    return LedgerStore(engine)
 
 
 def entry(request_id: str, **changes: object) -> LedgerEntry:
@@ -75,6 +83,46 @@ async def test_month_spend_counts_this_month_only(store: LedgerStore) -> None:
     )
     spend = await store.month_spend("org-a", (T0 + timedelta(days=1)).timestamp())
     assert spend == Decimal(3)
+
+
+async def test_a_request_recorded_twice_counts_once_in_the_month(store: LedgerStore) -> None:
+    await store.record(entry("req_1", cost_picodollars=2_000_000_000_000))
+    await store.record(entry("req_1", cost_picodollars=2_000_000_000_000))
+    assert await store.month_spend("org-a", T0.timestamp()) == Decimal(2)
+
+
+async def test_month_spend_reads_the_running_total_not_the_rows(
+    store: LedgerStore, engine: sa.Engine
+) -> None:
+    await store.record(entry("req_1", cost_picodollars=1_000_000_000_000))
+    with engine.begin() as conn:  # a row the total never heard of, as written before 0006
+        conn.execute(ledger.insert().values(asdict(entry("req_2", cost_picodollars=10**12))))
+    assert await store.month_spend("org-a", T0.timestamp()) == Decimal(1)
+
+
+async def test_reconciling_sets_this_months_totals_to_the_ledgers(
+    store: LedgerStore, engine: sa.Engine
+) -> None:
+    await store.record(entry("req_1", cost_picodollars=1_000_000_000_000))
+    await store.record(entry("req_2", organization_id="org-b", cost_picodollars=10**12))
+    with engine.begin() as conn:
+        conn.execute(ledger.insert().values(asdict(entry("req_3", cost_picodollars=2 * 10**12))))
+        conn.execute(
+            spend_totals.update()
+            .where(spend_totals.c.organization_id == "org-b")
+            .values(cost_picodollars=99)
+        )
+    await store.reconcile_spend((T0 + timedelta(days=1)).timestamp())
+    assert await store.month_spend("org-a", T0.timestamp()) == Decimal(3)
+    assert await store.month_spend("org-b", T0.timestamp()) == Decimal(1)
+
+
+async def test_an_organization_without_spend_this_month_has_spent_nothing(
+    store: LedgerStore,
+) -> None:
+    await store.record(entry("req_1", completed_at=T0 - timedelta(days=5)))
+    await store.reconcile_spend(T0.timestamp())
+    assert await store.month_spend("org-a", T0.timestamp()) == Decimal(0)
 
 
 async def test_an_entry_keeps_its_surface_region_and_geo(store: LedgerStore) -> None:
