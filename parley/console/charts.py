@@ -4,13 +4,14 @@ with its exact value."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 8, 12, 28
+RIGHT, TOP, BOTTOM = 8, 12, 28
+CHAR = 6.6  # the width of one axis-label character at 11px, roughly
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,24 @@ def stacked_bars(
     series: Sequence[Series],
     label: Callable[[float], str],
     caption: str,
+    *,
+    size: tuple[int, int] = (720, 240),
+    css: str = "",
 ) -> Markup:
-    """Bars per label, one segment per series, stacked bottom-up in the order given."""
+    """Bars per label, one segment per series, stacked bottom-up in the order given. `size`
+    is the drawing's own width and height: a phone gets a narrower one, so its text stays
+    legible once scaled to the screen."""
+    WIDTH, HEIGHT = size  # noqa: N806 - read like the constants they are
     count = max(1, len(labels))
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
     top = _nice_top(max(totals, default=0))
+    ticks = [label(top * step / 4) for step in range(5)]
+    LEFT = round(10 + CHAR * max(len(t) for t in ticks))  # noqa: N806
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / count
     bar = max(1.0, slot * 0.72)
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart {css}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(caption)}" preserveAspectRatio="xMidYMid meet">'
     ]
     for step in range(5):
@@ -57,9 +66,9 @@ def stacked_bars(
         )
         parts.append(
             f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(label(top * step / 4))}</text>"
+            f"{escape(ticks[step])}</text>"
         )
-    every = max(1, round(count / 8))
+    every = max(1, math.ceil(count * 8 * CHAR / plot_w))  # room for 8 characters a label
     for i, name in enumerate(labels):
         x = LEFT + slot * i + (slot - bar) / 2
         y = TOP + plot_h

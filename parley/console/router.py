@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from parley.console import charts, units
@@ -197,23 +198,25 @@ def console_router(services: ConsoleServices) -> APIRouter:
     async def usage(request: Request, principal: Principal, csrf: str) -> Response:
         view = await usage_figures(request, principal)
         labels = [_label(start, view.span.bucket) for start in view.span.starts]
-        token_chart = charts.stacked_bars(
-            labels,
-            [
-                charts.Series("Uncached input", "s-uncached", [s.uncached for s in view.series]),
-                charts.Series("Cache writes", "s-write", [s.writes for s in view.series]),
-                charts.Series("Cache reads", "s-read", [s.read for s in view.series]),
-                charts.Series("Output", "s-output", [s.output for s in view.series]),
-            ],
-            lambda v: units.tokens(round(v)),
-            "Tokens by kind over time",
-        )
-        cost_chart = charts.stacked_bars(
-            labels,
-            [charts.Series("Cost", "s-cost", [float(s.cost) for s in view.series])],
-            lambda v: units.usd(Decimal(str(round(v, 6)))),
-            "Cost over time",
-        )
+        kinds = [
+            charts.Series("Uncached input", "s-uncached", [s.uncached for s in view.series]),
+            charts.Series("Cache writes", "s-write", [s.writes for s in view.series]),
+            charts.Series("Cache reads", "s-read", [s.read for s in view.series]),
+            charts.Series("Output", "s-output", [s.output for s in view.series]),
+        ]
+        cost = [charts.Series("Cost", "s-cost", [float(s.cost) for s in view.series])]
+
+        def drawn(
+            series: list[charts.Series], unit: Callable[[float], str], caption: str
+        ) -> Markup:
+            """The chart twice: for wide screens and for phones (CSS shows one)."""
+            return Markup("").join(
+                charts.stacked_bars(labels, series, unit, caption, size=size, css=css)
+                for size, css in (((720, 240), "wide"), ((360, 260), "narrow"))
+            )
+
+        token_chart = drawn(kinds, lambda v: units.tokens(round(v)), "Tokens by kind over time")
+        cost_chart = drawn(cost, lambda v: units.usd(Decimal(str(round(v, 9)))), "Cost over time")
         return page(
             "usage.html",
             nav="usage",
@@ -246,7 +249,11 @@ def console_router(services: ConsoleServices) -> APIRouter:
             (f"bucket_{view.span.bucket}", start.isoformat(), sums)
             for start, sums in zip(view.span.starts, view.series, strict=True)
         ]
-        rows += [(b.title, name, sums) for b in view.breakdowns for name, sums in b.rows]
+        rows += [
+            (b.title, f"{name} ({ident})" if ident else name, sums)
+            for b in view.breakdowns
+            for name, ident, sums in b.rows
+        ]
         for section, name, sums in rows:
             writer.writerow(
                 [
@@ -408,4 +415,7 @@ def _refused(page: Callable[..., HTMLResponse]) -> HTMLResponse:
 
 
 def _label(start: datetime, bucket: str) -> str:
-    return start.strftime("%d %b") if bucket == "1d" else start.strftime("%d %b %H:00")
+    """A day's date; an hour's time, or its date at midnight."""
+    if bucket == "1d" or (start.hour == 0):
+        return start.strftime("%d %b")
+    return start.strftime("%H:00")

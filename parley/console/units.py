@@ -24,8 +24,11 @@ def usd(amount: Decimal) -> str:
     amount = abs(amount)
     if amount >= 1:
         return f"{sign}${amount.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
-    places = Decimal(1).scaleb(amount.adjusted() - 3)
-    return f"{sign}${amount.quantize(places, ROUND_HALF_UP).normalize():f}"
+    places = Decimal(1).scaleb(min(-2, amount.adjusted() - 3))
+    shown = amount.quantize(places, ROUND_HALF_UP).normalize()
+    if shown.as_tuple().exponent > -2:  # type: ignore[operator]
+        shown = shown.quantize(Decimal("0.01"))
+    return f"{sign}${shown:f}"
 
 
 def share(part: int, whole: int) -> str:

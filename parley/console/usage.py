@@ -81,7 +81,7 @@ def span(range_name: str, bucket: str, now: datetime) -> Span:
 @dataclass(frozen=True)
 class Breakdown:
     title: str
-    rows: list[tuple[str, Sums]]  # biggest cost first
+    rows: list[tuple[str, str, Sums]]  # name, id (or ""), sums: biggest cost first
 
 
 @dataclass
@@ -93,18 +93,21 @@ class UsageView:
     saved: Decimal = Decimal(0)
 
 
-def _grouped(rows: Iterable[Totals], key: Callable[[Totals], str]) -> list[tuple[str, Sums]]:
-    sums: dict[str, Sums] = {}
+def _grouped(
+    rows: Iterable[Totals], key: Callable[[Totals], tuple[str, str]]
+) -> list[tuple[str, str, Sums]]:
+    sums: dict[tuple[str, str], Sums] = {}
     for row in rows:
         sums.setdefault(key(row), Sums()).add(row)
-    return sorted(sums.items(), key=lambda item: (-item[1].picodollars, item[0]))
+    ranked = sorted(sums.items(), key=lambda item: (-item[1].picodollars, item[0]))
+    return [(name, ident, total) for (name, ident), total in ranked]
 
 
-def saved_by_cache(by_model: Sequence[tuple[str, Sums]], prices: PriceBook) -> Decimal:
+def saved_by_cache(by_model: Sequence[tuple[str, str, Sums]], prices: PriceBook) -> Decimal:
     """What cache reads and writes would have cost as plain input, less what they cost: the
     money caching saved (negative where writes were not read back enough), at base prices."""
     saved = Decimal(0)
-    for model, sums in by_model:
+    for model, _id, sums in by_model:
         plain = prices.price_of(model).input * (sums.read + sums.writes) / PER_MTOK
         saved += plain - Decimal(sums.read_picodollars + sums.write_picodollars) / PICO
     return saved
@@ -127,10 +130,12 @@ def usage_view(
             series[index[row.bucket]].add(row)
             view.total.add(row)
 
-    def named(position: int) -> Callable[[Totals], str]:
-        def key(row: Totals) -> str:
-            value = row.group[position] or "—"
-            return f"{names[value]} ({value})" if value in names else value
+    def named(position: int) -> Callable[[Totals], tuple[str, str]]:
+        """A workspace's or key's name with its id; other values as they are."""
+
+        def key(row: Totals) -> tuple[str, str]:
+            value = row.group[position] or "none"
+            return (names[value], value) if value in names else (value, "")
 
         return key
 
@@ -142,7 +147,9 @@ def usage_view(
         Breakdown("By API key", _grouped(by_dimension, named(at("api_key_id")))),
         Breakdown(
             "By surface and region",
-            _grouped(by_dimension, lambda r: f"{r.group[at('surface')]} · {r.group[at('region')]}"),
+            _grouped(
+                by_dimension, lambda r: (f"{r.group[at('surface')]} · {r.group[at('region')]}", "")
+            ),
         ),
         Breakdown("By service tier", _grouped(by_dimension, named(at("service_tier")))),
     ]

@@ -80,8 +80,23 @@ def shown(browser: Any, selector: str) -> Any:
 
 @pytest.fixture(scope="module")
 def traffic(url: str) -> list[anthropic.types.Message]:
-    """A few real requests through the SDK, billed before the pages are opened."""
-    return [ask(url, API_KEY, f"Question {n}: which valve opens first?") for n in range(3)]
+    """A few real requests through the SDK, billed before the pages are opened: three plain
+    ones, and a long cached system prompt written once and read once."""
+    sent = [ask(url, API_KEY, f"Question {n}: which valve opens first?") for n in range(3)]
+    manual = " ".join(
+        f"Rule {n}: close valve {n % 7} before opening valve {n % 5}." for n in range(200)
+    )
+    for _ in range(2):
+        sent.append(
+            sdk(url, API_KEY).messages.create(
+                model=MODEL,
+                max_tokens=8,
+                system=[{"type": "text", "text": manual, "cache_control": {"type": "ephemeral"}}],
+                messages=[{"role": "user", "content": "Which valve first?"}],
+            )
+        )
+    assert sent[-1].usage.cache_read_input_tokens > 0
+    return sent
 
 
 def test_an_admin_key_signs_in_to_the_usage_page(browser: Any, url: str) -> None:
@@ -160,7 +175,6 @@ def test_a_key_created_in_the_page_works_until_disabled_there(browser: Any, url:
 
 
 def test_a_workspace_key_cannot_open_the_console(browser: Any, url: str) -> None:
-    from selenium.webdriver.common.by import By
 
     sign_in(browser, url, API_KEY)
     assert "workspace API key" in shown(browser, ".alert").text

@@ -34,4 +34,4 @@ def test_cache_savings_price_reads_and_writes_as_plain_input() -> None:
     sums = Sums(
         read=10**6, write_5m=10**6, read_picodollars=3 * 10**11, write_picodollars=375 * 10**10
     )
-    assert saved_by_cache([("m", sums)], prices) == Decimal("1.95")
+    assert saved_by_cache([("m", "", sums)], prices) == Decimal("1.95")
