@@ -46,12 +46,12 @@ def stacked_bars(
     """Bars per label, one segment per series, stacked bottom-up in the order given. `size`
     is the drawing's own width and height: a phone gets a narrower one, so its text stays
     legible once scaled to the screen."""
-    WIDTH, HEIGHT = size  # noqa: N806 - read like the constants they are
+    WIDTH, HEIGHT = size
     count = max(1, len(labels))
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
     top = _nice_top(max(totals, default=0))
     ticks = [label(top * step / 4) for step in range(5)]
-    LEFT = round(10 + CHAR * max(len(t) for t in ticks))  # noqa: N806
+    LEFT = round(10 + CHAR * max(len(t) for t in ticks))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / count
     bar = max(1.0, slot * 0.72)
