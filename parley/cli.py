@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -34,25 +35,37 @@ NO_KEY = (
 )
 
 
-def _table(*headers: str) -> Table:
-    """Columns fold long values onto more lines instead of cutting them, so every id stays
-    whole (and copyable) at any width, piped output included."""
-    table = Table()
-    for header in headers:
-        table.add_column(header, overflow="fold", no_wrap=False)
-    return table
-
-
 def _print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, default=str))
 
 
-def _listing(table: Table, empty: str) -> None:
-    """The table, or what would fill it where it has no rows."""
-    if table.row_count == 0:
-        console.print(empty)
-        return
-    console.print(table)
+class Listing:
+    """A table that keeps the `whole` columns (ids, names a request needs) on one line at any
+    width, piped output included, and folds the others onto more lines to make room; or, with
+    no rows, a sentence saying what would fill it."""
+
+    def __init__(self, *headers: str, whole: tuple[str, ...] = ("id",)) -> None:
+        self.headers = headers
+        self.whole = whole
+        self.rows: list[tuple[str, ...]] = []
+
+    def add_row(self, *cells: str) -> None:
+        self.rows.append(cells)
+
+    def print(self, empty: str) -> None:
+        if not self.rows:
+            console.print(empty)
+            return
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for i, header in enumerate(self.headers):
+            if header in self.whole:
+                widest = max(len(header), *(len(row[i]) for row in self.rows))
+                table.add_column(header, no_wrap=True, min_width=widest)
+            else:
+                table.add_column(header, overflow="fold")
+        for row in self.rows:
+            table.add_row(*row)
+        console.print(table)
 
 
 DataDir = Annotated[
@@ -175,17 +188,12 @@ def keys_list(as_json: AsJson = False, data_dir: DataDir = None, config: ConfigF
     if as_json:
         _print_json({"data": [key_object(key).model_dump(mode="json") for key in found]})
         return
-    table = _table("id", "name", "status", "workspace", "admin", "hint")
+    names = {w.id: w.name for w in asyncio.run(store.workspaces(organization))}
+    table = Listing("id", "name", "workspace", "status", "hint")
     for key in found:
-        table.add_row(
-            key.id,
-            key.name,
-            key.status,
-            key.workspace_id or "-",
-            str(key.is_admin),
-            key.partial_key_hint,
-        )
-    _listing(table, "No keys yet. Create one: parley keys create --name NAME")
+        workspace = "(admin key)" if key.is_admin else names.get(key.workspace_id or "", "-")
+        table.add_row(key.id, key.name, workspace, key.status, key.partial_key_hint)
+    table.print("No keys yet. Create one: parley keys create --name NAME")
 
 
 @keys_app.command("disable")
@@ -236,10 +244,10 @@ def workspaces_list(
     if as_json:
         _print_json({"data": [workspace_object(w).model_dump(mode="json") for w in found]})
         return
-    table = _table("id", "name", "created")
+    table = Listing("id", "name", "created")
     for workspace in found:
         table.add_row(workspace.id, workspace.name, workspace.created_at.isoformat())
-    _listing(table, "No workspaces yet. Create one: parley workspaces create NAME")
+    table.print("No workspaces yet. Create one: parley workspaces create NAME")
 
 
 @app.command("models")
@@ -252,7 +260,15 @@ def models(as_json: AsJson = False, data_dir: DataDir = None, config: ConfigFile
     if as_json:
         _print_json({"data": [model_info(e).model_dump(mode="json") for e in catalog.entries]})
         return
-    table = _table("id", "aliases", "display name", "context", "max output", "lifecycle")
+    table = Listing(
+        "id",
+        "aliases",
+        "display name",
+        "context",
+        "max output",
+        "lifecycle",
+        whole=("id", "aliases"),
+    )
     for entry in catalog.entries:
         table.add_row(
             entry.id,
@@ -262,7 +278,7 @@ def models(as_json: AsJson = False, data_dir: DataDir = None, config: ConfigFile
             str(entry.max_output),
             entry.lifecycle,
         )
-    console.print(table)
+    table.print("The catalog is empty: enable default_model or add [[models]] to the config.")
 
 
 ServerUrl = Annotated[str, typer.Option("--url", help="the running server")]
@@ -301,7 +317,15 @@ def cache(
     if as_json:
         _print_json(listing)
         return
-    table = _table("workspace", "model", "prefix tokens", "ttl", "ttl left (s)", "hits")
+    table = Listing(
+        "workspace",
+        "model",
+        "prefix tokens",
+        "ttl",
+        "ttl left (s)",
+        "hits",
+        whole=("workspace", "model"),
+    )
     for entry in listing["data"]:
         table.add_row(
             entry["workspace_id"],
@@ -311,8 +335,7 @@ def cache(
             f"{entry['ttl_left_seconds']:.0f}",
             str(entry["hits"]),
         )
-    _listing(
-        table,
+    table.print(
         "No live prompt-cache entries. One appears when a request marks a prompt prefix with "
         'cache_control {"type": "ephemeral"} and the prefix is long enough for its model; it '
         "lives for its TTL (5 minutes or 1 hour) after its last use.",
@@ -328,7 +351,9 @@ def limits(
     if as_json:
         _print_json(listing)
         return
-    table = _table("group", "tier", "models", "limit", "per minute", "remaining now")
+    table = Listing(
+        "group", "tier", "models", "limit", "per minute", "remaining now", whole=("group", "limit")
+    )
     for group in listing["data"]:
         for limit in group["limits"]:
             table.add_row(
@@ -339,8 +364,7 @@ def limits(
                 str(limit["value"]),
                 str(limit["remaining"]),
             )
-    _listing(
-        table,
+    table.print(
         "No per-minute limits: the organization's tier sets none. Give it a tier with limits "
         "in the config's [limits] section (docs/configuration.md).",
     )
@@ -403,7 +427,15 @@ def usage(
         following = rfc3339(win.next_page) if win.next_page else None
         _print_json({"data": report, "has_more": following is not None, "next_page": following})
         return
-    table = _table("bucket", *groups, "uncached input", "cache write", "cache read", "output")
+    table = Listing(
+        "bucket",
+        *groups,
+        "uncached input",
+        "cache write",
+        "cache read",
+        "output",
+        whole=("bucket", *groups),
+    )
     records: list[list[str]] = []
     for bucket in report:
         for result in bucket["results"]:
@@ -420,8 +452,7 @@ def usage(
             table.add_row(*record)
     cost = Decimal(sum(row.cost_picodollars for row in rows)) / PICO
     requests = sum(row.requests for row in rows)
-    _listing(
-        table,
+    table.print(
         f"No requests from {rfc3339(win.starts[0])} to {rfc3339(span[2])}. Usage is recorded "
         "as keys send requests; try an earlier --starting-at, or the server's --data-dir.",
     )
