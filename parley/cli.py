@@ -260,15 +260,7 @@ def models(as_json: AsJson = False, data_dir: DataDir = None, config: ConfigFile
     if as_json:
         _print_json({"data": [model_info(e).model_dump(mode="json") for e in catalog.entries]})
         return
-    table = Listing(
-        "id",
-        "aliases",
-        "display name",
-        "context",
-        "max output",
-        "lifecycle",
-        whole=("id", "aliases"),
-    )
+    table = Listing("id", "aliases", "display name", "context", "max output", "lifecycle")
     for entry in catalog.entries:
         table.add_row(
             entry.id,
