@@ -6,17 +6,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, RowMapping, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    RowMapping,
+    Select,
+    case,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from parley.domain.metering import LedgerEntry
 from parley.domain.pricing import PICO
 from parley.domain.reports import SUMMED, Totals
-from parley.store.tables import ledger
+from parley.store.tables import DAILY_KEY, DAILY_SUMS, ledger, ledger_daily
 
 _COLUMNS = [f.name for f in fields(LedgerEntry)]
 
@@ -52,6 +62,36 @@ def _dimension(name: str) -> ColumnElement[Any]:
     return ledger.c[name]
 
 
+def _daily_dimension(name: str) -> ColumnElement[Any]:
+    """The same dimension in `ledger_daily`, where unknown values are ''."""
+    if name == "inference_geo":
+        return case((ledger_daily.c.geo == "", literal("not_available")), else_=ledger_daily.c.geo)
+    if name in ("workspace_id", "api_key_id"):
+        return func.nullif(ledger_daily.c[name], "")
+    return ledger_daily.c[name]
+
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def _midnight(moment: datetime, *, up: bool) -> datetime:
+    """`moment`'s UTC day start; with `up`, the next one unless `moment` is one."""
+    start = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start + timedelta(days=1) if up and start != moment else start
+
+
+def _totals(rows: Sequence[Any], groups: int) -> list[Totals]:
+    return [
+        Totals(
+            _bucket_start(row[0]),
+            tuple(row[1 : 1 + groups]),
+            *(int(value) for value in row[1 + groups :]),
+        )
+        for row in rows
+    ]
+
+
 class LedgerStore:
     """Implements `ports.Ledger` on a SQLAlchemy engine."""
 
@@ -71,9 +111,26 @@ class LedgerStore:
 
         def insert() -> bool:
             with self._engine.begin() as conn:
-                return conn.execute(statement).first() is not None
+                written = conn.execute(statement).first() is not None
+                if written:
+                    self._add_to_day(conn, entry)
+                return written
 
         return await asyncio.to_thread(insert)
+
+    def _add_to_day(self, conn: Connection, entry: LedgerEntry) -> None:
+        values: dict[str, Any] = {name: getattr(entry, name, None) for name in DAILY_KEY}
+        values |= {"day": _day(entry.completed_at), "requests": 1}
+        for name in ("workspace_id", "api_key_id", "geo"):
+            values[name] = values[name] or ""
+        values |= {name: getattr(entry, name) for name in SUMMED}
+        upsert = self._insert(ledger_daily).values(**values)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=list(DAILY_KEY),
+                set_={name: ledger_daily.c[name] + upsert.excluded[name] for name in DAILY_SUMS},
+            )
+        )
 
     async def read(
         self, organization_id: str, starting_at: datetime, ending_at: datetime
@@ -107,32 +164,64 @@ class LedgerStore:
         width: str,
         dimensions: Sequence[str],
     ) -> list[Totals]:
-        """One grouped query: the sums of every bucket of `width` and group of `dimensions`."""
+        """The sums of every bucket of `width` and group of `dimensions`: one grouped query
+        over the rows; for day buckets, over `ledger_daily` for the whole days, and over the
+        rows for a partial first or last day (each day comes from one of them only)."""
+        start, end = starting_at.astimezone(UTC), ending_at.astimezone(UTC)
+        parts: list[tuple[datetime, datetime, bool]] = [(start, end, False)]
+        if width == "1d":
+            first, last = _midnight(start, up=True), _midnight(end, up=False)
+            if first < last:
+                parts = [(start, first, False), (first, last, True), (last, end, False)]
+
+        def fetch() -> list[Totals]:
+            found: list[Totals] = []
+            with self._engine.connect() as conn:
+                for low, high, daily in parts:
+                    if low < high:
+                        query = (
+                            self._daily(organization_id, low, high, dimensions)
+                            if daily
+                            else (self._rows(organization_id, low, high, width, dimensions))
+                        )
+                        found += _totals(conn.execute(query).all(), len(dimensions))
+            return found
+
+        return await asyncio.to_thread(fetch)
+
+    def _rows(
+        self,
+        organization_id: str,
+        start: datetime,
+        end: datetime,
+        width: str,
+        dimensions: Sequence[str],
+    ) -> Select[Any]:
         bucket = self._bucket(width).label("bucket")
         groups = [_dimension(name).label(f"d{i}") for i, name in enumerate(dimensions)]
         sums = [func.count().label("requests")]
         sums += [func.sum(ledger.c[name]).label(name) for name in SUMMED]
-        query = (
+        return (
             select(bucket, *groups, *sums)
             .where(ledger.c.organization_id == organization_id)
-            .where(ledger.c.completed_at >= starting_at.astimezone(UTC))
-            .where(ledger.c.completed_at < ending_at.astimezone(UTC))
+            .where(ledger.c.completed_at >= start)
+            .where(ledger.c.completed_at < end)
             .group_by(bucket, *groups)
         )
 
-        def fetch() -> list[Totals]:
-            with self._engine.connect() as conn:
-                rows = conn.execute(query).all()
-            return [
-                Totals(
-                    _bucket_start(row[0]),
-                    tuple(row[1 : 1 + len(groups)]),
-                    *(int(value) for value in row[1 + len(groups) :]),
-                )
-                for row in rows
-            ]
-
-        return await asyncio.to_thread(fetch)
+    def _daily(
+        self, organization_id: str, start: datetime, end: datetime, dimensions: Sequence[str]
+    ) -> Select[Any]:
+        day = ledger_daily.c.day
+        groups = [_daily_dimension(name).label(f"d{i}") for i, name in enumerate(dimensions)]
+        sums = [func.sum(ledger_daily.c[name]).label(name) for name in DAILY_SUMS]
+        return (
+            select(day, *groups, *sums)
+            .where(ledger_daily.c.organization_id == organization_id)
+            .where(day >= _day(start))
+            .where(day < _day(end))
+            .group_by(day, *groups)
+        )
 
     async def spend_since(self, organization_id: str, since: datetime) -> int:
         """Picodollars billed to the organization since `since`."""

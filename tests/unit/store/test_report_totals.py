@@ -1,23 +1,22 @@
-"""The reports' grouped sums come from one SQL query per report; on SQLite and PostgreSQL
-alike they equal the Python aggregation of the same ledger rows, to the picodollar."""
+"""The reports' grouped sums come from the database (grouped queries over the rows, and over the
+daily sums the store keeps as it records them); on SQLite and PostgreSQL alike they equal the
+Python aggregation of the same ledger rows, to the picodollar."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
 
 import pytest
-import sqlalchemy as sa
 
 from parley.domain.metering import LedgerEntry
 from parley.domain.reports import USAGE_GROUPS, Totals, aggregate, cost_dimensions
 from parley.store.db import connect
 from parley.store.ledger import LedgerStore
-from parley.store.tables import ledger
 from tests.factories import ledger_entry
+from tests.helpers import blocking
 from tests.postgres import postgres_schema
 
 T0 = datetime(2026, 11, 3, tzinfo=UTC)
@@ -77,10 +76,16 @@ def store(
 
 def _filled(url: str) -> Iterator[LedgerStore]:
     engine = connect(url)
-    with engine.begin() as conn:
-        conn.execute(sa.insert(ledger), [asdict(row) for row in ROWS])
-    yield LedgerStore(engine)
+    store = LedgerStore(engine)
+    blocking(_record_all(store))
+    yield store
     engine.dispose()
+
+
+async def _record_all(store: LedgerStore) -> None:
+    for row in ROWS:
+        assert await store.record(row)
+    assert not await store.record(ROWS[0])  # recorded twice: counted once
 
 
 def expected(width: str, dimensions: list[str], start: datetime, end: datetime) -> list[Totals]:
@@ -112,6 +117,15 @@ async def test_cost_description_totals_equal_the_python_aggregation(store: Ledge
     dimensions = cost_dimensions(["workspace_id", "description"])
     found = await store.totals("org-a", T0, END, "1d", dimensions)
     assert sorted(found, key=repr) == expected("1d", dimensions, T0, END)
+
+
+@pytest.mark.parametrize("dimensions", [[], ["api_key_id", "inference_geo"], ["workspace_id"]])
+async def test_days_cut_at_both_ends_equal_the_python_aggregation(
+    store: LedgerStore, dimensions: list[str]
+) -> None:
+    start, end = T0 + timedelta(hours=5, minutes=30), END - timedelta(hours=3)
+    found = await store.totals("org-a", start, end, "1d", dimensions)
+    assert sorted(found, key=repr) == expected("1d", dimensions, start, end)
 
 
 async def test_money_sums_to_the_picodollar(store: LedgerStore) -> None:
