@@ -24,6 +24,7 @@ from parley.console.usage import BREAKDOWNS, RANGES, UsageView, span, usage_view
 from parley.domain.catalog import Catalog
 from parley.domain.ports import Clock, Principal
 from parley.domain.pricing import PICO, PriceBook
+from parley.domain.reports import WHOLE
 from parley.errors import ParleyError
 from parley.services.admin import Admin
 from parley.services.auth import AuthService
@@ -190,7 +191,7 @@ def console_router(services: ConsoleServices) -> APIRouter:
         reports = services.reports
         args = (principal, window.starting_at, window.ending_at)
         by_time = await reports.totals(*args, window.bucket, [])
-        by_dimension = await reports.totals(*args, "1d", BREAKDOWNS)
+        by_dimension = await reports.totals(*args, WHOLE, BREAKDOWNS)
         names = {w.id: w.name for w in await services.admin.workspaces(principal)}
         names |= {k.id: k.name for k in await services.admin.keys(principal)}
         return usage_view(window, by_time, by_dimension, names, services.prices)
@@ -280,7 +281,7 @@ def console_router(services: ConsoleServices) -> APIRouter:
         month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         workspaces = await services.admin.workspaces(principal)
         spent = await services.reports.totals(
-            principal, month, now + timedelta(days=1), "1d", ["workspace_id"]
+            principal, month, now + timedelta(days=1), WHOLE, ["workspace_id"]
         )
         by_workspace: dict[str | None, int] = {}
         for row in spent:

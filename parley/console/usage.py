@@ -120,7 +120,8 @@ def usage_view(
     names: dict[str, str],
     prices: PriceBook,
 ) -> UsageView:
-    """`by_time`: no grouping, `window.bucket` buckets; `by_dimension`: grouped by BREAKDOWNS.
+    """`by_time`: no grouping, `window.bucket` buckets; `by_dimension`: grouped by BREAKDOWNS
+    (a group may come in several rows: they are added up).
     `names`: workspace and key ids to their names."""
     index = {start: i for i, start in enumerate(window.starts)}
     series = [Sums() for _ in window.starts]

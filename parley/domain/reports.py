@@ -19,6 +19,9 @@ WIDTHS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
     "1d": timedelta(days=1),
 }
+# One bucket over the whole asked range, starting at its start: for views that only total
+# (the console's breakdowns), so the store returns one row per group instead of one a day.
+WHOLE = "all"
 # (default, maximum) buckets per page, as hosted
 PAGE_LIMITS: dict[str, tuple[int, int]] = {"1m": (60, 1440), "1h": (24, 168), "1d": (7, 31)}
 USAGE_GROUPS = (

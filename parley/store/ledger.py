@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from parley.domain.metering import LedgerEntry
 from parley.domain.pricing import PICO
-from parley.domain.reports import SUMMED, Totals
+from parley.domain.reports import SUMMED, WHOLE, Totals
 from parley.store.tables import DAILY_KEY, DAILY_SUMS, ledger, ledger_daily
 
 _COLUMNS = [f.name for f in fields(LedgerEntry)]
@@ -81,14 +81,18 @@ def _midnight(moment: datetime, *, up: bool) -> datetime:
     return start + timedelta(days=1) if up and start != moment else start
 
 
-def _totals(rows: Sequence[Any], groups: int) -> list[Totals]:
+def _totals(rows: Sequence[Any], groups: int, whole: datetime | None) -> list[Totals]:
+    """Totals of result rows: (bucket, *groups, requests, *sums), or with `whole` (the start
+    of a range summed as one bucket) no bucket column."""
+    first = 0 if whole else 1
     return [
         Totals(
-            _bucket_start(row[0]),
-            tuple(row[1 : 1 + groups]),
-            *(int(value) for value in row[1 + groups :]),
+            whole or _bucket_start(row[0]),
+            tuple(row[first : first + groups]),
+            *(int(value) for value in row[first + groups :]),
         )
         for row in rows
+        if row[first + groups]  # an ungrouped sum over no rows is one row of nothing
     ]
 
 
@@ -165,11 +169,13 @@ class LedgerStore:
         dimensions: Sequence[str],
     ) -> list[Totals]:
         """The sums of every bucket of `width` and group of `dimensions`: one grouped query
-        over the rows; for day buckets, over `ledger_daily` for the whole days, and over the
-        rows for a partial first or last day (each day comes from one of them only)."""
+        over the rows; for day buckets (and WHOLE), over `ledger_daily` for the whole days,
+        and over the rows for a partial first or last day (each day comes from one of them
+        only, so day buckets never need merging; WHOLE's up to three rows a group do)."""
         start, end = starting_at.astimezone(UTC), ending_at.astimezone(UTC)
+        whole = start if width == WHOLE else None
         parts: list[tuple[datetime, datetime, bool]] = [(start, end, False)]
-        if width == "1d":
+        if width in ("1d", WHOLE):
             first, last = _midnight(start, up=True), _midnight(end, up=False)
             if first < last:
                 parts = [(start, first, False), (first, last, True), (last, end, False)]
@@ -180,11 +186,11 @@ class LedgerStore:
                 for low, high, daily in parts:
                     if low < high:
                         query = (
-                            self._daily(organization_id, low, high, dimensions)
+                            self._daily(organization_id, low, high, dimensions, whole=whole)
                             if daily
                             else (self._rows(organization_id, low, high, width, dimensions))
                         )
-                        found += _totals(conn.execute(query).all(), len(dimensions))
+                        found += _totals(conn.execute(query).all(), len(dimensions), whole)
             return found
 
         return await asyncio.to_thread(fetch)
@@ -197,30 +203,37 @@ class LedgerStore:
         width: str,
         dimensions: Sequence[str],
     ) -> Select[Any]:
-        bucket = self._bucket(width).label("bucket")
+        buckets = [] if width == WHOLE else [self._bucket(width).label("bucket")]
         groups = [_dimension(name).label(f"d{i}") for i, name in enumerate(dimensions)]
         sums = [func.count().label("requests")]
         sums += [func.sum(ledger.c[name]).label(name) for name in SUMMED]
         return (
-            select(bucket, *groups, *sums)
+            select(*buckets, *groups, *sums)
             .where(ledger.c.organization_id == organization_id)
             .where(ledger.c.completed_at >= start)
             .where(ledger.c.completed_at < end)
-            .group_by(bucket, *groups)
+            .group_by(*buckets, *groups)
         )
 
     def _daily(
-        self, organization_id: str, start: datetime, end: datetime, dimensions: Sequence[str]
+        self,
+        organization_id: str,
+        start: datetime,
+        end: datetime,
+        dimensions: Sequence[str],
+        *,
+        whole: datetime | None,
     ) -> Select[Any]:
         day = ledger_daily.c.day
+        buckets = [] if whole else [day]
         groups = [_daily_dimension(name).label(f"d{i}") for i, name in enumerate(dimensions)]
         sums = [func.sum(ledger_daily.c[name]).label(name) for name in DAILY_SUMS]
         return (
-            select(day, *groups, *sums)
+            select(*buckets, *groups, *sums)
             .where(ledger_daily.c.organization_id == organization_id)
             .where(day >= _day(start))
             .where(day < _day(end))
-            .group_by(day, *groups)
+            .group_by(*buckets, *groups)
         )
 
     async def spend_since(self, organization_id: str, since: datetime) -> int:

@@ -12,7 +12,14 @@ from itertools import combinations
 import pytest
 
 from parley.domain.metering import LedgerEntry
-from parley.domain.reports import USAGE_GROUPS, Totals, aggregate, cost_dimensions
+from parley.domain.reports import (
+    SUMMED,
+    USAGE_GROUPS,
+    WHOLE,
+    Totals,
+    aggregate,
+    cost_dimensions,
+)
 from parley.store.db import connect
 from parley.store.ledger import LedgerStore
 from tests.factories import ledger_entry
@@ -126,6 +133,27 @@ async def test_days_cut_at_both_ends_equal_the_python_aggregation(
     start, end = T0 + timedelta(hours=5, minutes=30), END - timedelta(hours=3)
     found = await store.totals("org-a", start, end, "1d", dimensions)
     assert sorted(found, key=repr) == expected("1d", dimensions, start, end)
+
+
+def by_group(totals: list[Totals]) -> dict[tuple[str | None, ...], list[int]]:
+    """Each group's sums, over however many buckets or rows it comes in."""
+    folded: dict[tuple[str | None, ...], list[int]] = {}
+    for row in totals:
+        values = [row.requests] + [getattr(row, name) for name in SUMMED]
+        folded[row.group] = [
+            a + b for a, b in zip(folded.get(row.group, [0] * len(values)), values, strict=True)
+        ]
+    return folded
+
+
+@pytest.mark.parametrize("dimensions", [[], ["model", "api_key_id"]])
+async def test_one_bucket_over_a_range_holds_each_groups_sums(
+    store: LedgerStore, dimensions: list[str]
+) -> None:
+    start, end = T0 + timedelta(hours=5, minutes=30), END - timedelta(hours=3)
+    found = await store.totals("org-a", start, end, WHOLE, dimensions)
+    assert {row.bucket for row in found} == {start}
+    assert by_group(found) == by_group(expected("1d", dimensions, start, end))
 
 
 async def test_money_sums_to_the_picodollar(store: LedgerStore) -> None:
