@@ -49,7 +49,7 @@ def stacked_bars(
     WIDTH, HEIGHT = size
     count = max(1, len(labels))
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
-    top = _nice_top(max(totals, default=0))
+    top = 4 * _nice_top(max(totals, default=0) / 4)  # four gridlines at round values
     ticks = [label(top * step / 4) for step in range(5)]
     LEFT = round(10 + CHAR * max(len(t) for t in ticks))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM

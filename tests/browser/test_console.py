@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from parley.domain.metering import LedgerEntry
 from parley.settings import Settings
 from tests.helpers import (
     ADMIN_KEY,
     API_KEY,
     MODEL,
+    blocking,
     create_keys,
     fake_app,
     free_port,
@@ -205,9 +208,49 @@ def screenshot_folders(tmp_path: Path) -> list[Path]:
     return folders
 
 
+def history(app: FastAPI) -> None:
+    """A day of earlier requests like the test key's last one, a varying number each hour, so
+    the pictures show charts with a shape (written after the tests that compare numbers)."""
+    now = datetime.now(UTC)
+    principal = blocking(app.state.keys.authenticate(API_KEY))
+    rows = blocking(app.state.ledger.read(principal.organization_id, now - timedelta(hours=1), now))
+    template: LedgerEntry = [row for row in rows if row.api_key_id == principal.key_id][-1]
+    for hour in range(1, 24):
+        for n in range(1 + (hour * 7) % 5):
+            when = now - timedelta(hours=hour, minutes=n)
+            counts = {
+                "uncached_input_tokens": 300 + 40 * n,
+                "cache_read_tokens": 1800 if (hour + n) % 3 else 0,
+                "cache_write_5m_tokens": 0 if (hour + n) % 3 else 1800,
+                "output_tokens": 120 + 15 * hour,
+            }
+            costs = {  # the packaged model's default prices: $0.10 / $0.50 per MTok
+                "cost_uncached_picodollars": counts["uncached_input_tokens"] * 100_000,
+                "cost_read_picodollars": counts["cache_read_tokens"] * 10_000,
+                "cost_write_5m_picodollars": counts["cache_write_5m_tokens"] * 125_000,
+                "cost_output_picodollars": counts["output_tokens"] * 500_000,
+            }
+            entry = replace(
+                template,
+                request_id=f"req_history_{hour}_{n}",
+                message_id=f"msg_history_{hour}_{n}",
+                started_at=when - timedelta(seconds=2),
+                completed_at=when,
+                cost_picodollars=sum(costs.values()),
+                **counts,
+                **costs,
+            )
+            blocking(app.state.ledger.record(entry))
+
+
 def test_every_page_is_captured_at_desktop_and_phone_width(
-    browser: Any, url: str, traffic: list[anthropic.types.Message], tmp_path: Path
+    browser: Any,
+    served: tuple[FastAPI, str],
+    traffic: list[anthropic.types.Message],
+    tmp_path: Path,
 ) -> None:
+    app, url = served
+    history(app)
     folders = screenshot_folders(tmp_path)
     sign_in(browser, url)
     written = []
