@@ -103,3 +103,41 @@ async def test_signing_out_ends_the_session(raw: httpx.AsyncClient) -> None:
     response = await raw.post("/console/sign-out", data={"csrf": csrf_of(page.text)})
     assert response.headers["location"] == "/console/sign-in"
     assert (await raw.get("/console/keys")).status_code == 303
+
+
+async def test_a_key_created_in_the_console_works_until_disabled_there(
+    raw: httpx.AsyncClient,
+) -> None:
+    await sign_in(raw)
+    page = (await raw.get("/console/keys")).text
+    workspace = re.search(r'<option value="(wrkspc_[^"]+)" selected>default<', page)
+    assert workspace
+    created = await raw.post(
+        "/console/keys/create",
+        data={"name": "from-console", "workspace_id": workspace.group(1), "csrf": csrf_of(page)},
+    )
+    assert created.status_code == 201
+    secret = re.search(r'id="secret">(sk-ant-api03-[^<]+)<', created.text)
+    assert secret
+    models = await raw.get("/v1/models", headers={"x-api-key": secret.group(1)})
+    assert models.status_code == 200
+    key_id = re.search(r'data-key="(apikey_[^"]+)">\s*<td class="name">from-console', created.text)
+    assert key_id
+    listing = await raw.get("/console/keys")
+    assert secret.group(1) not in listing.text
+    await raw.post(
+        "/console/keys/disable", data={"key_id": key_id.group(1), "csrf": csrf_of(listing.text)}
+    )
+    refused = await raw.get("/v1/models", headers={"x-api-key": secret.group(1)})
+    assert refused.status_code == 401
+
+
+async def test_a_key_cannot_be_created_in_an_unknown_workspace(raw: httpx.AsyncClient) -> None:
+    await sign_in(raw)
+    page = (await raw.get("/console/keys")).text
+    response = await raw.post(
+        "/console/keys/create",
+        data={"name": "x", "workspace_id": "wrkspc_nope", "csrf": csrf_of(page)},
+    )
+    assert response.status_code == 404
+    assert "not found" in response.text
