@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     Select,
+    Table,
     case,
     func,
     literal,
@@ -25,8 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from parley.domain.metering import LedgerEntry
 from parley.domain.pricing import PICO
-from parley.domain.reports import SUMMED, WHOLE, Totals
-from parley.store.tables import DAILY_KEY, DAILY_SUMS, ledger, ledger_daily
+from parley.domain.reports import SUMMED, WHOLE, WIDTHS, Totals, snap
+from parley.store.tables import ROLLUP_KEY, ROLLUP_SUMS, ledger, ledger_daily, ledger_hourly
 
 _COLUMNS = [f.name for f in fields(LedgerEntry)]
 
@@ -43,8 +44,9 @@ def _entry(row: RowMapping) -> LedgerEntry:
     return LedgerEntry(**values)
 
 
-# SQLite keeps a datetime as text, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC: a bucket is a prefix.
-_SQLITE_PREFIX = {"1m": 16, "1h": 13, "1d": 10}
+# SQLite keeps a datetime as text, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC: a bucket is a prefix
+# (and of the rollups' bucket text too).
+_PREFIX = {"1m": 16, "1h": 13, "1d": 10}
 _POSTGRES_UNIT = {"1m": "minute", "1h": "hour", "1d": "day"}
 
 
@@ -62,23 +64,63 @@ def _dimension(name: str) -> ColumnElement[Any]:
     return ledger.c[name]
 
 
-def _daily_dimension(name: str) -> ColumnElement[Any]:
-    """The same dimension in `ledger_daily`, where unknown values are ''."""
+def _rollup_dimension(table: Table, name: str) -> ColumnElement[Any]:
+    """The same dimension in a rollup table, where unknown values are ''."""
     if name == "inference_geo":
-        return case((ledger_daily.c.geo == "", literal("not_available")), else_=ledger_daily.c.geo)
+        return case((table.c.geo == "", literal("not_available")), else_=table.c.geo)
     if name in ("workspace_id", "api_key_id"):
-        return func.nullif(ledger_daily.c[name], "")
-    return ledger_daily.c[name]
+        return func.nullif(table.c[name], "")
+    return table.c[name]
 
 
-def _day(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+# Each rollup: its table, the text of a moment's bucket in it, and how to find a bucket start.
+_HOUR, _DAY = "%Y-%m-%d %H", "%Y-%m-%d"
+_ROLLUPS = {"1h": (ledger_hourly, _HOUR), "1d": (ledger_daily, _DAY)}
 
 
-def _midnight(moment: datetime, *, up: bool) -> datetime:
-    """`moment`'s UTC day start; with `up`, the next one unless `moment` is one."""
-    start = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return start + timedelta(days=1) if up and start != moment else start
+def _text(moment: datetime, pattern: str) -> str:
+    return moment.astimezone(UTC).strftime(pattern)
+
+
+def _ceil(moment: datetime, width: str) -> datetime:
+    start = snap(moment, width)
+    return start if start == moment else start + WIDTHS[width]
+
+
+Part = tuple[datetime, datetime, str | None]  # [low, high) and the rollup to read (None: rows)
+
+
+def _parts(start: datetime, end: datetime, width: str) -> list[Part]:
+    """[start, end) cut so that whole days come from the daily sums, whole hours from the
+    hourly ones, and only the minutes at either end from the rows. The hour and day rollups
+    serve buckets at least as wide as themselves (and WHOLE)."""
+    if width == "1m":
+        return [(start, end, None)]
+    hours = (_ceil(start, "1h"), snap(end, "1h"))
+    if hours[0] >= hours[1]:
+        return [(start, end, None)]
+    parts: list[Part] = [(start, hours[0], None)]
+    days = (_ceil(start, "1d"), snap(end, "1d"))
+    if width != "1h" and days[0] < days[1]:
+        parts += [(hours[0], days[0], "1h"), (days[0], days[1], "1d"), (days[1], hours[1], "1h")]
+    else:
+        parts.append((hours[0], hours[1], "1h"))
+    parts.append((hours[1], end, None))
+    return [part for part in parts if part[0] < part[1]]
+
+
+def _merged(totals: list[Totals]) -> list[Totals]:
+    """One Totals per bucket and group, where several parts gave some."""
+    merged: dict[tuple[datetime, tuple[str | None, ...]], Totals] = {}
+    for row in totals:
+        key = (row.bucket, row.group)
+        if key in merged:
+            before = merged[key]
+            sums = [getattr(before, n) + getattr(row, n) for n in ("requests", *SUMMED)]
+            merged[key] = Totals(row.bucket, row.group, *sums)
+        else:
+            merged[key] = row
+    return list(merged.values())
 
 
 def _totals(rows: Sequence[Any], groups: int, whole: datetime | None) -> list[Totals]:
@@ -117,22 +159,24 @@ class LedgerStore:
             with self._engine.begin() as conn:
                 written = conn.execute(statement).first() is not None
                 if written:
-                    self._add_to_day(conn, entry)
+                    for width in _ROLLUPS:
+                        self._add_to_rollup(conn, entry, width)
                 return written
 
         return await asyncio.to_thread(insert)
 
-    def _add_to_day(self, conn: Connection, entry: LedgerEntry) -> None:
-        values: dict[str, Any] = {name: getattr(entry, name, None) for name in DAILY_KEY}
-        values |= {"day": _day(entry.completed_at), "requests": 1}
+    def _add_to_rollup(self, conn: Connection, entry: LedgerEntry, width: str) -> None:
+        table, pattern = _ROLLUPS[width]
+        values: dict[str, Any] = {name: getattr(entry, name, None) for name in ROLLUP_KEY}
+        values |= {"bucket": _text(entry.completed_at, pattern), "requests": 1}
         for name in ("workspace_id", "api_key_id", "geo"):
             values[name] = values[name] or ""
         values |= {name: getattr(entry, name) for name in SUMMED}
-        upsert = self._insert(ledger_daily).values(**values)
+        upsert = self._insert(table).values(**values)
         conn.execute(
             upsert.on_conflict_do_update(
-                index_elements=list(DAILY_KEY),
-                set_={name: ledger_daily.c[name] + upsert.excluded[name] for name in DAILY_SUMS},
+                index_elements=list(ROLLUP_KEY),
+                set_={name: table.c[name] + upsert.excluded[name] for name in ROLLUP_SUMS},
             )
         )
 
@@ -158,7 +202,7 @@ class LedgerStore:
         if self._engine.dialect.name == "postgresql":
             utc = func.timezone("UTC", ledger.c.completed_at)
             return func.date_trunc(_POSTGRES_UNIT[width], utc)
-        return func.substr(ledger.c.completed_at, 1, _SQLITE_PREFIX[width])
+        return func.substr(ledger.c.completed_at, 1, _PREFIX[width])
 
     async def totals(
         self,
@@ -168,30 +212,23 @@ class LedgerStore:
         width: str,
         dimensions: Sequence[str],
     ) -> list[Totals]:
-        """The sums of every bucket of `width` and group of `dimensions`: one grouped query
-        over the rows; for day buckets (and WHOLE), over `ledger_daily` for the whole days,
-        and over the rows for a partial first or last day (each day comes from one of them
-        only, so day buckets never need merging; WHOLE's up to three rows a group do)."""
+        """The sums of every bucket of `width` and group of `dimensions`, from grouped
+        queries: over the daily and hourly sums for the whole days and hours of the range, and
+        over the rows for the minutes at either end (see `_parts`)."""
         start, end = starting_at.astimezone(UTC), ending_at.astimezone(UTC)
         whole = start if width == WHOLE else None
-        parts: list[tuple[datetime, datetime, bool]] = [(start, end, False)]
-        if width in ("1d", WHOLE):
-            first, last = _midnight(start, up=True), _midnight(end, up=False)
-            if first < last:
-                parts = [(start, first, False), (first, last, True), (last, end, False)]
 
         def fetch() -> list[Totals]:
             found: list[Totals] = []
             with self._engine.connect() as conn:
-                for low, high, daily in parts:
-                    if low < high:
-                        query = (
-                            self._daily(organization_id, low, high, dimensions, whole=whole)
-                            if daily
-                            else (self._rows(organization_id, low, high, width, dimensions))
-                        )
-                        found += _totals(conn.execute(query).all(), len(dimensions), whole)
-            return found
+                for low, high, rollup in _parts(start, end, width):
+                    query = (
+                        self._rows(organization_id, low, high, width, dimensions)
+                        if rollup is None
+                        else self._rollup(organization_id, low, high, rollup, width, dimensions)
+                    )
+                    found += _totals(conn.execute(query).all(), len(dimensions), whole)
+            return _merged(found)
 
         return await asyncio.to_thread(fetch)
 
@@ -215,24 +252,25 @@ class LedgerStore:
             .group_by(*buckets, *groups)
         )
 
-    def _daily(
+    def _rollup(
         self,
         organization_id: str,
         start: datetime,
         end: datetime,
+        rollup: str,
+        width: str,
         dimensions: Sequence[str],
-        *,
-        whole: datetime | None,
     ) -> Select[Any]:
-        day = ledger_daily.c.day
-        buckets = [] if whole else [day]
-        groups = [_daily_dimension(name).label(f"d{i}") for i, name in enumerate(dimensions)]
-        sums = [func.sum(ledger_daily.c[name]).label(name) for name in DAILY_SUMS]
+        table, pattern = _ROLLUPS[rollup]
+        # a bucket is a prefix of the rollup's own: its day, or the hour itself
+        buckets = [] if width == WHOLE else [func.substr(table.c.bucket, 1, _PREFIX[width])]
+        groups = [_rollup_dimension(table, n).label(f"d{i}") for i, n in enumerate(dimensions)]
+        sums = [func.sum(table.c[name]).label(name) for name in ROLLUP_SUMS]
         return (
             select(*buckets, *groups, *sums)
-            .where(ledger_daily.c.organization_id == organization_id)
-            .where(day >= _day(start))
-            .where(day < _day(end))
+            .where(table.c.organization_id == organization_id)
+            .where(table.c.bucket >= _text(start, pattern))
+            .where(table.c.bucket < _text(end, pattern))
             .group_by(*buckets, *groups)
         )
 

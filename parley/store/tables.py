@@ -83,12 +83,13 @@ ledger = Table(
     Index("ledger_by_organization_time", "organization_id", "completed_at"),
 )
 
-# The ledger summed per UTC day and every report dimension, kept in the transaction that
-# records each row: day-bucketed reports read thousands of these instead of millions of rows.
-# Unknown workspace, key or geo are '' here (a primary key has no NULLs).
-DAILY_KEY = (
+# The ledger summed per UTC hour and per UTC day and every report dimension, kept in the
+# transaction that records each row: reports read these for whole hours and days instead of
+# the rows. `bucket` is the hour or day as text, `YYYY-MM-DD HH` or `YYYY-MM-DD`; unknown
+# workspace, key or geo are '' here (a primary key has no NULLs).
+ROLLUP_KEY = (
     "organization_id",
-    "day",
+    "bucket",
     "workspace_id",
     "api_key_id",
     "model",
@@ -97,7 +98,7 @@ DAILY_KEY = (
     "service_tier",
     "geo",
 )
-DAILY_SUMS = (
+ROLLUP_SUMS = (
     "requests",
     "uncached_input_tokens",
     "cache_write_5m_tokens",
@@ -111,18 +112,22 @@ DAILY_SUMS = (
     "cost_read_picodollars",
     "cost_output_picodollars",
 )
-
-
-_WIDTHS = {"organization_id": 64, "day": 10, "workspace_id": 64, "api_key_id": 64}
+_WIDTHS = {"organization_id": 64, "bucket": 13, "workspace_id": 64, "api_key_id": 64}
 _WIDTHS |= {"model": 256, "surface": 32, "region": 32, "service_tier": 32, "geo": 32}
 
-ledger_daily = Table(
-    "ledger_daily",
-    metadata,
-    *(Column(name, String(_WIDTHS[name]), nullable=False) for name in DAILY_KEY),
-    *(Column(name, BigInteger, nullable=False) for name in DAILY_SUMS),
-    PrimaryKeyConstraint(*DAILY_KEY),
-)
+
+def _rollup(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        *(Column(key, String(_WIDTHS[key]), nullable=False) for key in ROLLUP_KEY),
+        *(Column(total, BigInteger, nullable=False) for total in ROLLUP_SUMS),
+        PrimaryKeyConstraint(*ROLLUP_KEY),
+    )
+
+
+ledger_hourly = _rollup("ledger_hourly")
+ledger_daily = _rollup("ledger_daily")
 
 aws_credentials = Table(
     "aws_credentials",

@@ -1,11 +1,9 @@
-"""What the reports need to stay fast on millions of ledger rows:
-
-- `ledger_daily`, the ledger summed per UTC day and every report dimension (filled here from
-  the rows so far, then kept by the store in each row's own transaction): day-bucketed reports
-  read it instead of the rows;
-- a covering index for the grouped queries that still read rows (hour and minute buckets, and
-  partial days): every column they group or sum, after the organization and time they filter
-  on (PostgreSQL: the sums as INCLUDE columns, for an index-only scan).
+"""What the reports need to stay fast on millions of ledger rows: `ledger_hourly` and
+`ledger_daily`, the ledger summed per UTC hour and per UTC day and every report dimension
+(filled here from the rows so far, then kept by the store in each row's own transaction).
+Reports read them for whole hours and days instead of the rows; their primary keys index them
+by organization and bucket. The rows still read (minute buckets, and the minutes at either end
+of a range) come through the ledger's index by organization and time.
 
 Revision ID: 0007_report_indexes
 """
@@ -20,9 +18,9 @@ down_revision = "0004_aws_credentials"
 branch_labels = None
 depends_on = None
 
-DAILY_KEY = {  # the column and its length; '' where a workspace, key or geo is not known
+ROLLUP_KEY = {  # the column and its length; '' where a workspace, key or geo is not known
     "organization_id": 64,
-    "day": 10,  # YYYY-MM-DD, UTC
+    "bucket": 13,  # UTC: YYYY-MM-DD HH (hourly), YYYY-MM-DD (daily)
     "workspace_id": 64,
     "api_key_id": 64,
     "model": 256,
@@ -31,7 +29,6 @@ DAILY_KEY = {  # the column and its length; '' where a workspace, key or geo is 
     "service_tier": 32,
     "geo": 32,
 }
-GROUPED = ["model", "workspace_id", "api_key_id", "service_tier", "surface", "region", "geo"]
 SUMMED = [
     "uncached_input_tokens",
     "cache_write_5m_tokens",
@@ -45,42 +42,39 @@ SUMMED = [
     "cost_read_picodollars",
     "cost_output_picodollars",
 ]
-DAILY_SUMS = ["requests", *SUMMED]
-DAY = {
-    "postgresql": "to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-    "sqlite": "substr(completed_at, 1, 10)",
+ROLLUP_SUMS = ["requests", *SUMMED]
+BUCKETS = {  # table: (PostgreSQL, SQLite) text of a row's bucket
+    "ledger_hourly": (
+        "to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')",
+        "substr(completed_at, 1, 13)",
+    ),
+    "ledger_daily": (
+        "to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        "substr(completed_at, 1, 10)",
+    ),
 }
 
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
-    if dialect == "postgresql":
-        op.create_index(
-            "ledger_report_totals",
-            "ledger",
-            ["organization_id", "completed_at"],
-            postgresql_include=GROUPED + SUMMED,
-        )
-    else:
-        op.create_index(
-            "ledger_report_totals", "ledger", ["organization_id", "completed_at", *GROUPED, *SUMMED]
-        )
-    op.create_table(
-        "ledger_daily",
-        *(sa.Column(name, sa.String(size), nullable=False) for name, size in DAILY_KEY.items()),
-        *(sa.Column(name, sa.BigInteger, nullable=False) for name in DAILY_SUMS),
-        sa.PrimaryKeyConstraint(*DAILY_KEY),
-    )
-    keys = ", ".join(DAILY_KEY)
+    keys = ", ".join(ROLLUP_KEY)
     sums = ", ".join(f"SUM({name})" for name in SUMMED)
-    op.execute(
-        f"INSERT INTO ledger_daily ({keys}, {', '.join(DAILY_SUMS)}) "
-        f"SELECT organization_id, {DAY[dialect]}, COALESCE(workspace_id, ''), "
-        "COALESCE(api_key_id, ''), model, surface, region, service_tier, COALESCE(geo, ''), "
-        f"COUNT(*), {sums} FROM ledger GROUP BY {', '.join(str(i) for i in range(1, 10))}"
-    )
+    for table, (postgres, sqlite) in BUCKETS.items():
+        op.create_table(
+            table,
+            *(sa.Column(n, sa.String(size), nullable=False) for n, size in ROLLUP_KEY.items()),
+            *(sa.Column(name, sa.BigInteger, nullable=False) for name in ROLLUP_SUMS),
+            sa.PrimaryKeyConstraint(*ROLLUP_KEY),
+        )
+        bucket = postgres if dialect == "postgresql" else sqlite
+        op.execute(
+            f"INSERT INTO {table} ({keys}, {', '.join(ROLLUP_SUMS)}) "
+            f"SELECT organization_id, {bucket}, COALESCE(workspace_id, ''), "
+            "COALESCE(api_key_id, ''), model, surface, region, service_tier, COALESCE(geo, ''), "
+            f"COUNT(*), {sums} FROM ledger GROUP BY {', '.join(str(i) for i in range(1, 10))}"
+        )
 
 
 def downgrade() -> None:
     op.drop_table("ledger_daily")
-    op.drop_index("ledger_report_totals", "ledger")
+    op.drop_table("ledger_hourly")
