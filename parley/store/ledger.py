@@ -262,8 +262,13 @@ class LedgerStore:
         dimensions: Sequence[str],
     ) -> Select[Any]:
         table, pattern = _ROLLUPS[rollup]
-        # a bucket is a prefix of the rollup's own: its day, or the hour itself
-        buckets = [] if width == WHOLE else [func.substr(table.c.bucket, 1, _PREFIX[width])]
+        # a bucket is the rollup's own (grouped in the primary key's order, without a sort),
+        # or a prefix of it: an hour's day
+        buckets: list[ColumnElement[Any]] = []
+        if width == rollup:
+            buckets = [table.c.bucket]
+        elif width != WHOLE:
+            buckets = [func.substr(table.c.bucket, 1, _PREFIX[width])]
         groups = [_rollup_dimension(table, n).label(f"d{i}") for i, n in enumerate(dimensions)]
         sums = [func.sum(table.c[name]).label(name) for name in ROLLUP_SUMS]
         return (
