@@ -34,6 +34,7 @@ from parley.routes.errors import http_error_handler, parley_error_handler
 from parley.routes.limits import limits_router
 from parley.routes.messages import messages_router
 from parley.routes.models import models_router
+from parley.routes.openapi import openapi_endpoint
 from parley.routes.reports import reports_router
 from parley.routes.surfaces.bedrock import bedrock_router
 from parley.routes.surfaces.profiles import profiles_router
@@ -255,7 +256,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.add_middleware(EdgeMiddleware)
+    app.add_middleware(EdgeMiddleware, request_timeout=settings.request_timeout_seconds)
     app.add_exception_handler(ParleyError, parley_error_handler)
     app.add_exception_handler(HTTPException, http_error_handler)
     app.include_router(messages_router(auth, messages, settings.max_request_bytes))
@@ -273,6 +274,9 @@ def create_app(
     app.include_router(vertex_router(auth, messages, catalog, settings.max_request_bytes))
     app.include_router(bedrock_router(bedrock_auth, messages, catalog, settings.max_request_bytes))
     app.include_router(profiles_router(bedrock_auth, catalog))
+
+    if settings.openapi:
+        app.add_route("/openapi.json", openapi_endpoint(__version__), ["GET"])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -47,13 +47,14 @@ def serve(
     import uvicorn
 
     from parley.app import create_app
+    from parley.server import server_config
 
     settings = _settings(data_dir, config, host=host, port=port)
     application = create_app(settings)
     console.print(f"Parley serving at http://{settings.host}:{settings.port}")
     console.print(f"Data directory: {settings.data_dir}")
     console.print(f"Get a key:   parley keys create --data-dir {settings.data_dir}")
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.Server(server_config(application, settings, log_level="warning")).run()
 
 
 @keys_app.command("create")

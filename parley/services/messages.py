@@ -16,6 +16,7 @@ from parley.domain.ports import CacheScope, Engine, EngineStream, Principal
 from parley.domain.regions import RegionMap
 from parley.errors import InternalServerError, OverloadedError
 from parley.services.assembly import assembler_for
+from parley.services.auth import require_workspace_key
 from parley.services.caching import PromptCache
 from parley.services.events import StreamSequencer
 from parley.services.generation import Outcome, Progress, run_generation
@@ -89,7 +90,8 @@ class MessagesService:
         request_id: str,
         billing: BillingContext | None = None,
     ) -> Admitted:
-        """Every refusal (400, 404, 429, 529) comes from here, before any response header."""
+        """Every refusal (400, 403, 404, 429, 529) comes from here, before any response header."""
+        require_workspace_key(principal)
         started_at = self._meter.now()
         check_version_fields(params, version)
         check_prewarm(params)
