@@ -37,6 +37,7 @@ def fuzzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzer]:
 def test_fuzzed_requests_get_contract_answers_only(fuzzer: Fuzzer) -> None:
     fuzz_for(fuzzer, 0, EXAMPLES, list(KEYS))
     tally = fuzzer.tally
+    print(f"fuzzed {tally.tried} requests; statuses {dict(sorted(tally.statuses.items()))}")
     assert tally.failures == Counter(), tally.examples
     assert set(tally.by_operation) == {op.label for op in fuzzer.operations()}
     assert tally.statuses[200] > 0 and tally.statuses[400] > 0
