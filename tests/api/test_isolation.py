@@ -6,7 +6,7 @@ table fails `test_openapi.py`. A FakeEngine answers: generation is not what this
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,10 +92,24 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
         yield Served(client, spare.key_id)
 
 
-def request_of(op: Operation, served: Served) -> dict[str, Any]:
+# For each operation whose path names an object of one workspace (`owned`): how API_KEY's
+# workspace gets one (a request with that key), as the path parameters that name it. An owned
+# operation without an entry fails `test_each_owned_operation_can_make_its_object`.
+OwnedObject = Callable[[httpx.AsyncClient], Awaitable[dict[str, str]]]
+OWNED_OBJECTS: dict[str, OwnedObject] = {}
+
+
+def test_each_owned_operation_can_make_its_object() -> None:
+    owned = {op.name for op in OPERATIONS if op.owned}
+    assert owned - set(OWNED_OBJECTS) == set()
+
+
+async def request_of(op: Operation, served: Served) -> dict[str, Any]:
     """The operation's example request: its path filled in, its required query, its body."""
     values = {p.name: p.example for p in op.params if p.where == "path"}
     values["key_id"] = served.spare_key_id
+    if op.owned:
+        values |= await OWNED_OBJECTS[op.name](served.client)
     path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], op.path)
     query = {p.name: p.example for p in op.params if p.where == "query" and p.required}
     body = op.body.example if op.body else None
@@ -113,7 +127,7 @@ async def test_each_caller_gets_what_the_table_says(
 ) -> None:
     secret = CALLERS[caller]
     headers = {"x-api-key": secret} if secret else {}
-    response = await served.client.request(**request_of(op, served), headers=headers)
+    response = await served.client.request(**await request_of(op, served), headers=headers)
     refusal = expected_refusal(op, caller)
     assert response.status_code == surface_status(op, refusal), response.text
     if refusal is not None and op.surface in ("claude_api", "operator"):
