@@ -187,7 +187,7 @@ class Fuzzer:
 
 def fuzz_for(fuzzer: Fuzzer, seconds: float, examples: int, callers: list[str]) -> float:
     """Rounds over every operation x mode x caller, `examples` cases each with a new seed,
-    until `seconds` have passed (at least one round). Returns the seconds taken."""
+    until `seconds` have passed (0: one whole round). Returns the seconds taken."""
     started = time.monotonic()
     seed = 0
     while True:
@@ -196,5 +196,7 @@ def fuzz_for(fuzzer: Fuzzer, seconds: float, examples: int, callers: list[str]) 
                 for caller in callers:
                     seed += 1
                     fuzzer.run(operation, mode, caller, examples, seed)
+                    if seconds and time.monotonic() - started >= seconds:
+                        return time.monotonic() - started
         if time.monotonic() - started >= seconds:
             return time.monotonic() - started
