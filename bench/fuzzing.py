@@ -107,8 +107,7 @@ class Fuzzer:
             exercise()
 
     def exercise(self, case: Case, mode: str, caller: str) -> None:
-        if mode == "valid":
-            self._steer(case)
+        self._steer(case, mode)
         self.tally.tried += 1
         self.tally.by_operation[case.operation.label] += 1
         try:
@@ -126,11 +125,21 @@ class Fuzzer:
         for kind, detail in self.problems(case, response):
             self.tally.fail(kind, case, detail)
 
-    def _steer(self, case: Case) -> None:
-        """Every other valid body names a served model and asks for few tokens."""
-        if isinstance(case.body, dict):
-            if "model" in case.body and self.tally.tried % 2 == 0:
+    def _steer(self, case: Case, mode: str) -> None:
+        """Every other valid case names a served model, in its body and with the documented
+        example of each path parameter (a Vertex or Bedrock model id); no body asks for many
+        tokens (an invalid one may be invalid elsewhere and still generate)."""
+        if mode == "valid" and self.tally.tried % 2 == 0:
+            examples = {
+                p["name"]: p["example"]
+                for p in case.operation.definition.raw.get("parameters", [])
+                if p["in"] == "path"
+            }
+            if case.path_parameters:
+                case.path_parameters.update(examples)
+            if isinstance(case.body, dict) and "model" in case.body:
                 case.body["model"] = self.model
+        if isinstance(case.body, dict):
             tokens = case.body.get("max_tokens")
             if isinstance(tokens, int) and tokens > self.max_tokens:
                 case.body["max_tokens"] = self.max_tokens
