@@ -1,7 +1,8 @@
 """Hostile inputs a fuzzer will not find, against a real server (uvicorn as `parley serve` runs
 it, in a thread): each gets a contract error or a timeout, and the server answers the next
-request as usual. A FakeEngine answers (the engine is not what this is about); its answer is
-long words, so a stream can outgrow the socket buffers of a client that stops reading."""
+request as usual. A FakeEngine answers (the engine is not what this is about; but for 10,000
+blocks, whose rendering is the real model's); its answer is long words, so a stream can outgrow
+the socket buffers of a client that stops reading."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ HEADERS = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def hostile_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir: Path = tmp_path_factory.mktemp("hostile")
     settings = Settings(
         data_dir=data_dir,
@@ -43,8 +44,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture()
-def http(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, headers=HEADERS, timeout=30) as client:
+def http(hostile_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=hostile_url, headers=HEADERS, timeout=30) as client:
         yield client
 
 
@@ -155,12 +156,17 @@ def test_nan_and_infinity_are_400(http: httpx.Client, constant: str) -> None:
     assert message.startswith(f"request body is not valid JSON: {constant} is not a JSON value")
 
 
-def test_ten_thousand_content_blocks_are_served(http: httpx.Client) -> None:
+def test_ten_thousand_content_blocks_get_an_answer_from_the_real_model(base_url: str) -> None:
+    """On the real model (the FakeEngine's own block bookkeeping is quadratic): rendered and
+    refused as too long for the context window, in bounded time."""
     blocks = [{"type": "text", "text": f"block {i}"} for i in range(10_000)]
     started = time.monotonic()
-    response = http.post("/v1/messages", json=body(content=blocks))
-    assert response.status_code in (200, 400), response.text
-    assert time.monotonic() - started < 20
+    response = httpx.post(
+        f"{base_url}/v1/messages", json=body(content=blocks), headers=HEADERS, timeout=120
+    )
+    message = assert_refused(response, 400, "invalid_request_error")
+    assert message.startswith("prompt is too long: ")
+    assert time.monotonic() - started < 60
 
 
 def test_a_megabyte_tool_schema_gets_an_answer(http: httpx.Client) -> None:
@@ -180,10 +186,12 @@ def test_headers_of_64_kb_are_served(http: httpx.Client) -> None:
     assert response.status_code == 200, response.text
 
 
-def test_headers_past_the_limit_are_431_in_the_envelope(base_url: str, http: httpx.Client) -> None:
+def test_headers_past_the_limit_are_431_in_the_envelope(
+    hostile_url: str, http: httpx.Client
+) -> None:
     """uvicorn (h11) refuses headers it had to buffer past `max_header_bytes`; the answer is
     the contract's envelope, not uvicorn's plain text."""
-    with socket.create_connection(address(base_url), timeout=5) as raw:
+    with socket.create_connection(address(hostile_url), timeout=5) as raw:
         raw.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: parley\r\nx-padding: ")
         for _ in range(64):
             try:
@@ -202,8 +210,8 @@ def test_headers_past_the_limit_are_431_in_the_envelope(base_url: str, http: htt
     assert_still_serving(http)
 
 
-def test_a_malformed_request_line_is_400_in_the_envelope(base_url: str) -> None:
-    with socket.create_connection(address(base_url), timeout=5) as raw:
+def test_a_malformed_request_line_is_400_in_the_envelope(hostile_url: str) -> None:
+    with socket.create_connection(address(hostile_url), timeout=5) as raw:
         raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
         answer = receive_all(raw)
     head, _, payload = answer.partition(b"\r\n\r\n")
@@ -211,8 +219,8 @@ def test_a_malformed_request_line_is_400_in_the_envelope(base_url: str) -> None:
     assert json.loads(payload)["error"]["type"] == "invalid_request_error"
 
 
-def address(base_url: str) -> tuple[str, int]:
-    host, port = base_url.removeprefix("http://").split(":")
+def address(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("http://").split(":")
     return host, int(port)
 
 
@@ -223,13 +231,13 @@ def receive_all(raw: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def test_a_body_sent_a_byte_at_a_time_times_out_with_408(base_url: str) -> None:
+def test_a_body_sent_a_byte_at_a_time_times_out_with_408(hostile_url: str) -> None:
     payload = json.dumps(body()).encode()
     head = (
         f"POST /v1/messages HTTP/1.1\r\nhost: parley\r\nx-api-key: {API_KEY}\r\n"
         f"content-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n"
     ).encode()
-    with socket.create_connection(address(base_url), timeout=10) as raw:
+    with socket.create_connection(address(hostile_url), timeout=10) as raw:
         raw.sendall(head)
         started = time.monotonic()
         raw.settimeout(0.2)
@@ -250,14 +258,14 @@ def test_a_body_sent_a_byte_at_a_time_times_out_with_408(base_url: str) -> None:
         "type": "invalid_request_error",
         "message": "request body not received within 1 seconds",
     }
-    assert TIMEOUT <= waited < TIMEOUT + 2
+    assert TIMEOUT <= waited < TIMEOUT + 5
 
 
-def test_an_idle_connection_is_closed_after_the_timeout(base_url: str) -> None:
-    with socket.create_connection(address(base_url), timeout=TIMEOUT + 3) as raw:
+def test_an_idle_connection_is_closed_after_the_timeout(hostile_url: str) -> None:
+    with socket.create_connection(address(hostile_url), timeout=TIMEOUT + 10) as raw:
         started = time.monotonic()
         assert raw.recv(1) == b""
-        assert TIMEOUT <= time.monotonic() - started < TIMEOUT + 2
+        assert TIMEOUT <= time.monotonic() - started < TIMEOUT + 5
 
 
 def rss_mb() -> float:
@@ -268,10 +276,11 @@ def rss_mb() -> float:
 
 
 def test_two_thousand_idle_connections_neither_block_nor_last(
-    base_url: str, http: httpx.Client
+    hostile_url: str, http: httpx.Client
 ) -> None:
     before = rss_mb()
-    idle = [socket.create_connection(address(base_url), timeout=TIMEOUT + 5) for _ in range(2000)]
+    where = address(hostile_url)
+    idle = [socket.create_connection(where, timeout=TIMEOUT + 5) for _ in range(2000)]
     try:
         assert_still_serving(http)
         time.sleep(TIMEOUT + 0.5)
@@ -285,7 +294,7 @@ def test_two_thousand_idle_connections_neither_block_nor_last(
 
 
 def test_a_client_that_stops_reading_a_stream_holds_nothing_up(
-    base_url: str, http: httpx.Client
+    hostile_url: str, http: httpx.Client
 ) -> None:
     """The answer (8 MB) outgrows the socket buffers; the server blocks on that one stream
     only, and lets go when the client leaves."""
@@ -297,7 +306,7 @@ def test_a_client_that_stops_reading_a_stream_holds_nothing_up(
     before = rss_mb()
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.connect(address(base_url))
+    stalled.connect(address(hostile_url))
     stalled.sendall(head + payload)
     assert stalled.recv(1024).startswith(b"HTTP/1.1 200")
     time.sleep(1)
