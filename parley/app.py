@@ -64,6 +64,7 @@ from parley.routes.errors import http_error_handler, parley_error_handler
 from parley.routes.limits import limits_router
 from parley.routes.messages import messages_router
 from parley.routes.models import models_router
+from parley.routes.openapi import openapi_endpoint
 from parley.routes.reports import reports_router
 from parley.routes.surfaces.bedrock import bedrock_router
 from parley.routes.surfaces.profiles import profiles_router
@@ -421,7 +422,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.add_middleware(EdgeMiddleware)
+    app.add_middleware(EdgeMiddleware, request_timeout=settings.request_timeout_seconds)
     app.add_exception_handler(ParleyError, parley_error_handler)
     app.add_exception_handler(HTTPException, http_error_handler)
     app.include_router(batches_router(auth, batches, settings.batches.max_bytes))
@@ -457,6 +458,8 @@ def create_app(
         WallClock(),
     )
     app.include_router(console_router(console))
+    if settings.openapi:
+        app.add_route("/openapi.json", openapi_endpoint(__version__), ["GET"])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -95,6 +95,7 @@ def serve(
     import uvicorn
 
     from parley.app import create_app
+    from parley.server import server_config
     from parley.store.serve_lock import AlreadyServing, ServeLock
 
     settings = _settings(data_dir, config, host=host, port=port)
@@ -109,7 +110,7 @@ def serve(
         console.print(f"Parley serving at http://{settings.host}:{settings.port}")
         console.print(f"Data directory: {settings.data_dir}")
         console.print(f"Get a key:   parley keys create --data-dir {settings.data_dir}")
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.Server(server_config(application, settings, log_level="warning")).run()
     finally:
         if lock is not None:
             lock.release()

@@ -35,6 +35,13 @@ class InvalidRequestError(ParleyError):
     error_type = "invalid_request_error"
 
 
+class RequestTimeoutError(InvalidRequestError):
+    """A request whose body did not arrive in time (a 4xx the contract's table does not list,
+    so its type is `invalid_request_error`)."""
+
+    status = 408
+
+
 class AuthenticationError(ParleyError):
     status = 401
     error_type = "authentication_error"
@@ -87,6 +94,7 @@ class OverloadedError(ParleyError):
 
 ERROR_CLASSES: tuple[type[ParleyError], ...] = (
     InvalidRequestError,
+    RequestTimeoutError,
     AuthenticationError,
     BillingError,
     PermissionDeniedError,

@@ -314,6 +314,16 @@ class Settings(BaseSettings):
         default_factory=dict, description="extra model ids mapped onto catalog ids"
     )
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    request_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a new connection's request headers, and then a request's body, must "
+        "arrive within this: else the connection is closed, or the request is a 408",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="request line and headers; larger is a 431"
+    )
+    openapi: bool = Field(default=True, description="serve GET /openapi.json (no key needed)")
     engine: EngineSettings = Field(default_factory=EngineSettings)
     remote: RemoteSettings = Field(default_factory=RemoteSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)

@@ -26,6 +26,7 @@ from parley.domain.billing import BillingContext
 from parley.domain.metering import LedgerEntry
 from parley.domain.ports import Clock, Principal
 from parley.domain.sealing import Sealer
+from parley.server import server_config
 from parley.services.messages import Admitted, MessagesService
 from parley.settings import EngineSettings, Settings
 from parley.store.aws_credentials import AwsCredentialStore, CreatedAwsKey
@@ -236,3 +237,22 @@ async def service_pipeline(
     app = fake_app(settings, engine, clock)
     async for _ in serve(app):
         yield Pipeline(app, clock, principal)
+
+
+@contextmanager
+def serving(app: FastAPI, settings: Settings) -> Iterator[str]:
+    """Serves `app` as `parley serve` does (its uvicorn config and guards) on settings.port in
+    a thread; yields its URL."""
+    server = uvicorn.Server(server_config(app, settings, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{settings.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -13,7 +13,7 @@ from parley.routes.auth import authenticate
 from parley.routes.body import parse, read_json
 from parley.routes.errors import request_id_of
 from parley.routes.sse import encode
-from parley.services.auth import AuthService
+from parley.services.auth import AuthService, require_workspace_key
 from parley.services.messages import MessagesService
 from parley.services.validation import check_billing_policy
 from parley.wire.messages import CountTokensParams, MessageCreateParams, MessageTokensCount
@@ -64,7 +64,7 @@ def messages_router(auth: AuthService, service: MessagesService, max_bytes: int)
 
     @router.post("/v1/messages/count_tokens")
     async def count_tokens(request: Request) -> Response:
-        await authenticate(auth, request)
+        require_workspace_key(await authenticate(auth, request))
         params = parse(CountTokensParams, await read_json(request, max_bytes))
         version = request.headers.get("anthropic-version")
         counted = MessageTokensCount(input_tokens=await service.count_tokens(params, version))

@@ -32,3 +32,11 @@ def require_admin(principal: Principal, what: str) -> None:
     """Admin API endpoints answer admin keys only, as hosted (403 otherwise)."""
     if not principal.is_admin:
         raise PermissionDeniedError(f"{what} requires an admin key")
+
+
+def require_workspace_key(principal: Principal) -> None:
+    """Generation is billed to a workspace: admin keys, which belong to none, get 403."""
+    if principal.is_admin:
+        raise PermissionDeniedError(
+            "admin keys cannot be used for the Messages API: use an API key of a workspace"
+        )

@@ -17,6 +17,7 @@ from parley.domain.ports import CacheScope, Engine, EngineStream, Principal
 from parley.domain.regions import RegionMap
 from parley.errors import InternalServerError, OverloadedError
 from parley.services.assembly import assembler_for
+from parley.services.auth import require_workspace_key
 from parley.services.caching import PromptCache
 from parley.services.compaction import compacted, compaction_events, summarize_call
 from parley.services.events import StreamSequencer
@@ -124,6 +125,8 @@ class MessagesService:
         priority: int,
         fixed_id: str | None,
     ) -> Admitted:
+        """Every refusal (400, 403, 404, 429, 529) comes from here, before any response header."""
+        require_workspace_key(principal)
         started_at = self._meter.now()
         check_version_fields(params, version)
         params = resolve_output_format(params)

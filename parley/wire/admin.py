@@ -45,7 +45,11 @@ class ApiKey(BaseModel):
 
 
 class CreditPurchaseParams(StrictWireModel):
-    amount: Decimal = Field(gt=0, description="USD")
+    """At most a billion dollars in cents, finite: the ledger's column is NUMERIC(18, 2)."""
+
+    amount: Decimal = Field(
+        gt=0, le=10**9, decimal_places=2, allow_inf_nan=False, description="USD"
+    )
 
 
 class CreditBalance(BaseModel):

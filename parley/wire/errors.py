@@ -17,3 +17,21 @@ class ErrorResponse(BaseModel):
     type: Literal["error"] = "error"
     error: ErrorObject
     request_id: str | None = None
+
+
+class VertexErrorStatus(BaseModel):
+    code: int
+    message: str
+    status: str
+
+
+class VertexErrorResponse(BaseModel):
+    """An error on the Vertex AI surface, in Google's shape."""
+
+    error: VertexErrorStatus
+
+
+class BedrockErrorResponse(BaseModel):
+    """An error on the Bedrock surface (its type travels in `x-amzn-ErrorType`)."""
+
+    message: str

@@ -99,3 +99,23 @@ async def test_credit_purchases_advance_the_tier(raw: httpx.AsyncClient) -> None
     assert {"type": "requests_per_minute", "value": 1000} in [
         {"type": limit["type"], "value": limit["value"]} for limit in group["limits"]
     ]
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("Infinity", "amount: Input should be a finite number"),
+        ("NaN", "amount: Input should be a finite number"),
+        ("1000000000.01", "amount: Input should be less than or equal to 1000000000"),
+        ("0.001", "amount: Decimal input should have no more than 2 decimal places"),
+    ],
+)
+async def test_a_credit_purchase_the_ledger_cannot_hold_is_400(
+    raw: httpx.AsyncClient, amount: str, message: str
+) -> None:
+    """Found by fuzzing: Infinity was stored, then the answer failed to encode (a 500)."""
+    response = await raw.post(
+        "/v1/organizations/credit_purchases", json={"amount": amount}, headers=ADMIN
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == message

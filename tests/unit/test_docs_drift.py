@@ -74,6 +74,7 @@ def test_every_model_source_key_is_documented(name: str) -> None:
         "surfaces.md",
         "batches.md",
         "deploy.md",
+        "reliability.md",
     ],
 )
 def test_the_readme_links_each_docs_page(page: str) -> None:

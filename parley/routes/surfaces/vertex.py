@@ -17,7 +17,7 @@ from parley.routes.messages import cancel_on_disconnect
 from parley.routes.sse import encode
 from parley.routes.surfaces.common import surface_route, translate_body
 from parley.routes.surfaces.vertex_errors import vertex_error
-from parley.services.auth import AuthService
+from parley.services.auth import AuthService, require_workspace_key
 from parley.services.messages import MessagesService
 from parley.wire.messages import CountTokensParams, MessageCreateParams, MessageTokensCount
 
@@ -49,6 +49,7 @@ def vertex_router(
         )
         body = await read_json(request, max_bytes)
         if model == COUNT_TOKENS and action == "rawPredict":
+            require_workspace_key(principal)
             return await count_tokens(project, region, body)
         if not model or action not in ("rawPredict", "streamRawPredict"):
             raise NotFoundError(f"Not found: POST {request.url.path}")

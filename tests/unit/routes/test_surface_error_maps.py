@@ -26,6 +26,7 @@ AWS_TYPES = {
     402: "AccessDeniedException",
     403: "AccessDeniedException",
     404: "ResourceNotFoundException",
+    408: "ValidationException",
     409: "ConflictException",
     413: "ValidationException",
     429: "ThrottlingException",
