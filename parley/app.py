@@ -27,6 +27,7 @@ from parley.errors import NotFoundError, ParleyError
 from parley.limits.memory import MemoryLimiter
 from parley.limits.redis import RedisLimiter
 from parley.metrics import Metrics
+from parley.routes.access import AccessLog
 from parley.routes.admin import admin_router
 from parley.routes.cache import cache_router
 from parley.routes.edge import EdgeMiddleware
@@ -196,6 +197,7 @@ def create_app(
     `engine_loader`: builds the engines at start-up instead of loading each entry's model, so
     tests of the service around generation can run over a fake one."""
     catalog = build_catalog(settings)
+    metrics = Metrics(CollectorRegistry())
     database = connect(settings.resolved_database_url())
     keys = KeyStore(database)
     ledger = LedgerStore(database)
@@ -232,7 +234,6 @@ def create_app(
         quotas=quotas,
         regions=region_map(settings, catalog),
     )
-    metrics = Metrics(CollectorRegistry())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -255,7 +256,10 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.add_middleware(EdgeMiddleware)
+    access = AccessLog(
+        metrics, enabled=settings.logging.access_log, prompts=settings.logging.prompts
+    )
+    app.add_middleware(EdgeMiddleware, access=access)
     app.add_exception_handler(ParleyError, parley_error_handler)
     app.add_exception_handler(HTTPException, http_error_handler)
     app.include_router(messages_router(auth, messages, settings.max_request_bytes))

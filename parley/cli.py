@@ -47,8 +47,10 @@ def serve(
     import uvicorn
 
     from parley.app import create_app
+    from parley.logs import configure_logging
 
     settings = _settings(data_dir, config, host=host, port=port)
+    configure_logging(settings.logging.format, settings.logging.level)
     application = create_app(settings)
     console.print(f"Parley serving at http://{settings.host}:{settings.port}")
     console.print(f"Data directory: {settings.data_dir}")

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from parley.settings import EngineSettings, LimitsSettings, ModelSource, Settings
+from parley.settings import (
+    EngineSettings,
+    LimitsSettings,
+    LoggingSettings,
+    ModelSource,
+    Settings,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CONFIGURATION = (DOCS / "configuration.md").read_text()
@@ -15,7 +21,7 @@ CONFIGURATION = (DOCS / "configuration.md").read_text()
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_every_setting_is_documented_with_its_variable(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
-    if name not in ("engine", "limits"):
+    if name not in ("engine", "limits", "logging"):
         assert f"`PARLEY_{name.upper()}`" in CONFIGURATION
 
 
@@ -29,6 +35,12 @@ def test_every_engine_setting_is_documented_with_its_variable(name: str) -> None
 def test_every_limits_setting_is_documented_with_its_variable(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
     assert f"`PARLEY_LIMITS__{name.upper()}`" in CONFIGURATION
+
+
+@pytest.mark.parametrize("name", sorted(LoggingSettings.model_fields))
+def test_every_logging_setting_is_documented_with_its_variable(name: str) -> None:
+    assert f"`{name}`" in CONFIGURATION
+    assert f"`PARLEY_LOGGING__{name.upper()}`" in CONFIGURATION
 
 
 @pytest.mark.parametrize("name", sorted(ModelSource.model_fields))
