@@ -50,9 +50,33 @@ async def send(client: httpx.AsyncClient, url: str, n: int, max_tokens: int) -> 
         outcome = str(response.status_code)
     except httpx.TimeoutException:
         outcome = "timeout"
-    except httpx.HTTPError:
-        outcome = "connection error"
+    except httpx.HTTPError as exc:
+        outcome = type(exc).__name__  # the connection failed: how
     return outcome, time.perf_counter() - sent
+
+
+def histogram(metrics: str, status: str) -> dict[float, float]:
+    """Cumulative bucket counts of the server's own latency histogram for `status` on
+    /v1/messages: upper bound (seconds) -> requests."""
+    buckets: dict[float, float] = {}
+    for line in metrics.splitlines():
+        if not line.startswith("parley_request_seconds_bucket{"):
+            continue
+        labels, value = line.rsplit(" ", 1)
+        if 'route="/v1/messages"' in labels and f'status="{status}"' in labels:
+            bound = labels.split('le="')[1].split('"')[0]
+            buckets[float(bound)] = buckets.get(float(bound), 0.0) + float(value)
+    return buckets
+
+
+def server_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The upper bound of the histogram bucket that holds quantile `q` of the requests
+    between the two scrapes (the server's own view, without the client's queueing)."""
+    counts = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
+    total = counts.get(float("inf"), 0.0)
+    if total == 0:
+        return float("nan")
+    return next(bound for bound, count in counts.items() if count >= q * total)
 
 
 async def storm(
@@ -98,13 +122,23 @@ async def run(args: argparse.Namespace, url: str, key: str, pid: int | None) -> 
             raise SystemExit(f"the server does not answer: {warm}")
         baseline = statistics.median(seconds for _, seconds in warm)
         rss_before = server.memory_kb(pid, "VmRSS") if pid else None
+        scraped = (await client.get(f"{url}/metrics")).text
         results = await storm(client, url, args)
+        metrics = (await client.get(f"{url}/metrics")).text
         recovered_after, recovered_latency = await recovery(client, url, baseline, args)
     counts = Counter(outcome for outcome, _ in results)
     admitted = [seconds for outcome, seconds in results if outcome == "200"]
     refused = [seconds for outcome, seconds in results if outcome in REFUSALS]
     total = len(results)
+    server_side = {
+        f"server_{status}_{name}_s": server_quantile(
+            histogram(scraped, status), histogram(metrics, status), q
+        )
+        for status in ("200", "529")
+        for name, q in (("p50", 0.5), ("p99", 0.99))
+    }
     return {
+        **server_side,
         "clients": args.clients,
         "seconds": args.seconds,
         "max_tokens": args.max_tokens,
@@ -150,6 +184,10 @@ def report(result: dict[str, Any]) -> None:
     summary.add_row("refusals (429+529) p50", f"{result['refused_p50_s'] * 1000:.1f} ms")
     summary.add_row("refusals (429+529) p99", f"{result['refused_p99_s'] * 1000:.1f} ms")
     summary.add_row("admitted per second", f"{result['admitted_per_s']:.2f}")
+    for status in ("200", "529"):
+        for name in ("p50", "p99"):
+            bound = result[f"server_{status}_{name}_s"]
+            summary.add_row(f"server-side {status} {name} (bucket bound)", f"<= {bound:g} s")
     if result["peak_rss_mb"] is not None:
         summary.add_row("server RSS before the storm", f"{result['rss_before_mb']:.0f} MB")
         summary.add_row("server peak RSS", f"{result['peak_rss_mb']:.0f} MB")

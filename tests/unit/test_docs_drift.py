@@ -59,6 +59,7 @@ def test_every_model_source_key_is_documented(name: str) -> None:
         "limits.md",
         "metering.md",
         "surfaces.md",
+        "reliability.md",
     ],
 )
 def test_the_readme_links_each_docs_page(page: str) -> None:
