@@ -2,12 +2,14 @@
 the ledger, `--runs` times in a row (default 20) on one database.
 
 Each run starts the server, sets `--clients` clients sending traffic (each request is one of
-the `TRAFFIC` kinds, in turn: a JSON answer or a stream), kills the server with SIGKILL after a
-random delay, and restarts it. Then, in the SQLite database: every request answered with a
-200 (a JSON body read whole, or a stream that reached `message_stop`) has exactly one ledger
-row, with the input and output tokens its answer reported; no message is billed twice; and
-`PRAGMA integrity_check` says `ok`. Rows of requests the client never saw finish (billed just
-before the kill) are counted, not failures: the work was done.
+the `TRAFFIC` kinds, in turn: a JSON answer or a stream), kills the server with SIGKILL at a
+random moment (once a random number of requests, 1 to `--max-finished`, have finished, and a
+random 0 to `--max-delay` seconds later), and restarts it. Then, in the SQLite database:
+every request answered with a 200 (a JSON body read whole, or a stream that reached
+`message_stop`) has exactly one ledger row, with the input and output tokens its answer
+reported; no message is billed twice; and `PRAGMA integrity_check` says `ok`. Rows of requests
+the client never saw finish (billed just before the kill) are counted, not failures: the work
+was done.
 
 A new kind of traffic (batches, say) is one more coroutine in `TRAFFIC` that returns its
 answers: what it finished, with the request id and tokens to look up in the ledger.
@@ -98,9 +100,10 @@ Traffic = Callable[[httpx.AsyncClient, str, int], Awaitable[Answer]]
 TRAFFIC: list[Traffic] = [message, stream]
 
 
-async def load(url: str, key: str, clients: int, dead: asyncio.Event) -> list[Answer]:
-    """Sends traffic from `clients` clients until the server is dead."""
-    answers: list[Answer] = []
+async def load(
+    url: str, key: str, clients: int, dead: asyncio.Event, answers: list[Answer]
+) -> list[Answer]:
+    """Sends traffic from `clients` clients until the server is dead, into `answers`."""
     numbers = iter(range(10**9))
 
     async def one_client(client: httpx.AsyncClient, first: int) -> None:
@@ -116,10 +119,16 @@ async def load(url: str, key: str, clients: int, dead: asyncio.Event) -> list[An
 
 
 async def kill_under_load(
-    url: str, key: str, process: Any, clients: int, delay: float
+    url: str, key: str, process: Any, args: argparse.Namespace, moment: tuple[int, float]
 ) -> list[Answer]:
+    """Kills the server once `moment[0]` requests have finished, `moment[1]` seconds later:
+    a random moment that is mid-load whatever the machine's speed."""
     dead = asyncio.Event()
-    running = asyncio.ensure_future(load(url, key, clients, dead))
+    answers: list[Answer] = []
+    running = asyncio.ensure_future(load(url, key, args.clients, dead, answers))
+    finished, delay = moment
+    while sum(a.finished for a in answers) < finished and not running.done():
+        await asyncio.sleep(0.02)
     await asyncio.sleep(delay)
     process.kill()  # SIGKILL: no shutdown code runs
     await asyncio.to_thread(process.wait)
@@ -166,8 +175,8 @@ def one_run(
     port = server.free_port()
     url = f"http://127.0.0.1:{port}"
     process = server.start(data_dir, port, threads=args.threads)
-    delay = rng.uniform(args.min_delay, args.max_delay)
-    answers = asyncio.run(kill_under_load(url, key, process, args.clients, delay))
+    moment = (rng.randint(1, args.max_finished), rng.uniform(0, args.max_delay))
+    answers = asyncio.run(kill_under_load(url, key, process, args, moment))
     started = time.perf_counter()
     restarted = server.start(data_dir, port, threads=args.threads)
     restart_s = time.perf_counter() - started
@@ -177,7 +186,12 @@ def one_run(
         server.stop(restarted)
     result = check(data_dir / "parley.db", answers)
     result.update(
-        {"kill_after_s": delay, "restart_s": restart_s, "answered_after_restart": after.finished}
+        {
+            "kill_after_finished": moment[0],
+            "kill_delay_s": moment[1],
+            "restart_s": restart_s,
+            "answered_after_restart": after.finished,
+        }
     )
     return result
 
@@ -201,7 +215,7 @@ def report(runs: list[dict[str, Any]]) -> None:
     table = Table(title=f"kill -9 under load: {len(runs)} runs")
     for column in (
         "run",
-        "killed at",
+        "killed after",
         "requests",
         "finished msg",
         "finished streams",
@@ -217,7 +231,7 @@ def report(runs: list[dict[str, Any]]) -> None:
     for i, run in enumerate(runs, 1):
         table.add_row(
             str(i),
-            f"{run['kill_after_s']:.1f} s",
+            f"{run['kill_after_finished']} + {run['kill_delay_s']:.2f} s",
             str(run["requests"]),
             str(run["finished_messages"]),
             str(run["finished_streams"]),
@@ -236,8 +250,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--min-delay", type=float, default=0.5, help="seconds before the kill")
-    parser.add_argument("--max-delay", type=float, default=5.0)
+    parser.add_argument(
+        "--max-finished", type=int, default=10, help="kill after 1..this many answers"
+    )
+    parser.add_argument("--max-delay", type=float, default=1.0, help="and 0..this many seconds")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("bench/results/crash.json"))
@@ -251,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="parley-crash-") as tmp:
         data_dir = Path(tmp)
         key = server.create_key(data_dir)
-        for _ in range(args.runs):
+        for i in range(args.runs):
             runs.append(one_run(data_dir, key, args, rng))
+            print(f"run {i + 1}: {'ok' if passed(runs[-1]) else 'FAILED'}", flush=True)
     report(runs)
     write_json(args.out, {"args": vars(args), "runs": runs, "machine": machine_info(args.threads)})
     return 0 if all(passed(run) for run in runs) else 1

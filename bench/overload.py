@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import statistics
 import tempfile
@@ -160,6 +161,23 @@ async def run(args: argparse.Namespace, url: str, key: str, pid: int | None) -> 
     }
 
 
+def access_figures(log: Path) -> dict[str, Any]:
+    """From the server's JSON access lines: time to first token and total time of the
+    admitted requests of /v1/messages, p50 and p99 (the server's own view: how long the
+    admitted waited for the engine, and how long they ran)."""
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+    admitted = [x for x in lines if x.get("type") == "access" and x["status"] == 200]
+    admitted = [x for x in admitted if x["path"] == "/v1/messages"]
+    ttft = [x["ttft_ms"] / 1000 for x in admitted if x["ttft_ms"] is not None]
+    total = [x["total_ms"] / 1000 for x in admitted]
+    return {
+        "server_admitted_ttft_p50_s": percentile(ttft, 50),
+        "server_admitted_ttft_p99_s": percentile(ttft, 99),
+        "server_admitted_total_p50_s": percentile(total, 50),
+        "server_admitted_total_p99_s": percentile(total, 99),
+    }
+
+
 def report(result: dict[str, Any]) -> None:
     console = Console()
     title = (
@@ -184,6 +202,10 @@ def report(result: dict[str, Any]) -> None:
     summary.add_row("refusals (429+529) p50", f"{result['refused_p50_s'] * 1000:.1f} ms")
     summary.add_row("refusals (429+529) p99", f"{result['refused_p99_s'] * 1000:.1f} ms")
     summary.add_row("admitted per second", f"{result['admitted_per_s']:.2f}")
+    for name in ("ttft_p50", "ttft_p99", "total_p50", "total_p99"):
+        value = result.get(f"server_admitted_{name}_s")
+        if value is not None:
+            summary.add_row(f"server-side 200 {name} (access log)", f"{value:.3f} s")
     for status in ("200", "529"):
         for name in ("p50", "p99"):
             bound = result[f"server_{status}_{name}_s"]
@@ -225,12 +247,21 @@ def main(argv: list[str] | None = None) -> int:
             data_dir = Path(tmp)
             key = server.create_key(data_dir)
             port = server.free_port()
-            process = server.start(data_dir, port, threads=args.threads)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                result = asyncio.run(run(args, url, key, process.pid))
-            finally:
-                server.stop(process)
+            log_path = data_dir / "server.log"
+            with log_path.open("wb") as log:
+                process = server.start(
+                    data_dir,
+                    port,
+                    threads=args.threads,
+                    env={"PARLEY_LOGGING__FORMAT": "json"},
+                    log=log,
+                )
+                try:
+                    url = f"http://127.0.0.1:{port}"
+                    result = asyncio.run(run(args, url, key, process.pid))
+                finally:
+                    server.stop(process)
+            result.update(access_figures(log_path))
     result["machine"] = machine_info(args.threads)
     report(result)
     write_json(args.out, result)
