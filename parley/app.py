@@ -56,6 +56,7 @@ from parley.errors import NotFoundError, ParleyError
 from parley.limits.memory import MemoryLimiter
 from parley.limits.redis import RedisLimiter
 from parley.metrics import Metrics
+from parley.routes.access import AccessLog
 from parley.routes.admin import admin_router
 from parley.routes.batches import batches_router
 from parley.routes.cache import cache_router
@@ -343,6 +344,7 @@ def create_app(
     catalog = build_catalog(settings)
     regions = region_map(settings, catalog)
     check_replica_regions(catalog, regions)
+    metrics = Metrics(CollectorRegistry())
     database = connect(settings.resolved_database_url())
     keys = KeyStore(database)
     ledger = LedgerStore(database)
@@ -381,7 +383,6 @@ def create_app(
         regions=regions,
         threads=Threads(thread_store(settings), clock),
     )
-    metrics = Metrics(CollectorRegistry())
     # Message Batches (issue 13): the queue in the database, a worker in this process.
     batch_queue = BatchStore(database)
     batches = Batches(batch_queue, limits, clock, expires_seconds=settings.batches.expires_seconds)
@@ -422,7 +423,12 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.add_middleware(EdgeMiddleware, request_timeout=settings.request_timeout_seconds)
+    access = AccessLog(
+        metrics, enabled=settings.logging.access_log, prompts=settings.logging.prompts
+    )
+    app.add_middleware(
+        EdgeMiddleware, access=access, request_timeout=settings.request_timeout_seconds
+    )
     app.add_exception_handler(ParleyError, parley_error_handler)
     app.add_exception_handler(HTTPException, http_error_handler)
     app.include_router(batches_router(auth, batches, settings.batches.max_bytes))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -95,11 +94,12 @@ def serve(
     import uvicorn
 
     from parley.app import create_app
+    from parley.logs import configure_logging
     from parley.server import server_config
     from parley.store.serve_lock import AlreadyServing, ServeLock
 
     settings = _settings(data_dir, config, host=host, port=port)
-    _log_to_stderr()
+    configure_logging(settings.logging.format, settings.logging.level)
     try:
         lock = ServeLock.acquire(settings.resolved_database_url())
     except AlreadyServing as exc:
@@ -114,15 +114,6 @@ def serve(
     finally:
         if lock is not None:
             lock.release()
-
-
-def _log_to_stderr() -> None:
-    """Parley's own log (each model's devices at start, errors) on stderr, from INFO up."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    log = logging.getLogger("parley")
-    log.setLevel(logging.INFO)
-    log.addHandler(handler)
 
 
 @app.command()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# seconds: from a refusal's milliseconds to a long generation's minutes
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 
 class Metrics:
@@ -62,6 +65,21 @@ class Metrics:
             "1 per model: the ggml backend and devices that hold its layers, and its GPU "
             "settings as resolved",
             [*model, "backend", "devices", "n_gpu_layers", "flash_attn"],
+            registry=registry,
+        )
+        request = ["model", "route", "status"]
+        self.request_seconds = Histogram(
+            "parley_request_seconds",
+            "from a request's arrival to its response's end, by model, route template and status",
+            request,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.ttft_seconds = Histogram(
+            "parley_time_to_first_token_seconds",
+            "from a request's arrival to its first generated token, by model, route and status",
+            request,
+            buckets=LATENCY_BUCKETS,
             registry=registry,
         )
         self.prefix_bytes = Gauge(

@@ -33,6 +33,12 @@ class EngineSettings(BaseModel):
     max_sequences: int = Field(default=8, ge=1, description="sequences decoded in one batch")
     batch_tokens: int = Field(default=512, ge=16, description="tokens per llama_decode call")
     queue_limit: int = Field(default=64, ge=1, description="waiting requests before 529")
+    max_queue_wait_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="a request the engine could not start within this (estimated from the "
+        "work queued ahead and measured token costs) is refused with 529",
+    )
     prefix_entries: int = Field(
         default=56, ge=0, description="cached prefixes kept as KV cells (LRU beyond)"
     )
@@ -218,6 +224,24 @@ class ReplicaSource(BaseModel):
     region: str | None = Field(default=None, description="none: serves every region")
 
 
+class LoggingSettings(BaseModel):
+    """What `parley serve` writes to stderr: an access line per request, and errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["text", "json"] = Field(
+        default="text", description="key=value text lines, or one JSON object a line"
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="the least severe record written (access lines are INFO)"
+    )
+    access_log: bool = Field(default=True, description="one line per request")
+    prompts: bool = Field(
+        default=False,
+        description="also log each Messages request's system and messages in its access line",
+    )
+
+
 class ModelSource(BaseModel):
     """An operator-added catalog entry: a local GGUF file, a Hugging Face repo + file, or
     servers that run the model (llama-server, vLLM)."""
@@ -328,6 +352,7 @@ class Settings(BaseSettings):
     remote: RemoteSettings = Field(default_factory=RemoteSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     batches: BatchesSettings = Field(default_factory=BatchesSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     prices: dict[str, PriceSource] = Field(
         default_factory=_default_prices, description="per catalog id; unpriced models cost 0"
     )

@@ -37,7 +37,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         data_dir=data_dir,
         port=free_port(),
         aliases={HOSTED_ALIAS: MODEL},
-        engine=EngineSettings(threads=2, kv_cells=16384, max_sequences=4, queue_limit=8),
+        # a loaded test machine must not turn the tests' concurrent requests into 529s
+        engine=EngineSettings(
+            threads=2, kv_cells=16384, max_sequences=4, queue_limit=8, max_queue_wait_s=600
+        ),
     )
 
 

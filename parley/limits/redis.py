@@ -3,12 +3,16 @@ same arithmetic as domain/buckets.py atomically, in one round trip."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from parley.domain.buckets import Admission, Bucket, Charge
+from parley.errors import InternalServerError
 
 # KEYS: the buckets. ARGV: now, mode ("admit" | "settle"), then limit and cost per key.
 # Each bucket is a hash {level, at}; a missing one is full. A bucket expires once it would
@@ -58,9 +62,27 @@ return out
 """
 
 
+@contextmanager
+def reachable() -> Iterator[None]:
+    """An unreachable Redis is a 500 that says so (never its URL: it may hold a password);
+    the client reconnects on the next call, so the server recovers once Redis is back."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise InternalServerError(
+            "Rate limits cannot be checked: the limiter's Redis is unreachable. Retry shortly.",
+            headers={"x-should-retry": "true"},
+        ) from exc
+
+
 class RedisLimiter:
-    def __init__(self, url: str, prefix: str = "parley:bucket:") -> None:
-        self._redis: Redis = Redis.from_url(url)
+    """`timeout`: seconds to connect or to wait for an answer, so a hung Redis fails requests
+    instead of holding them."""
+
+    def __init__(self, url: str, prefix: str = "parley:bucket:", timeout: float = 5.0) -> None:
+        self._redis: Redis = Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
         self._script = self._redis.register_script(SCRIPT)
         self._prefix = prefix
 
@@ -69,7 +91,8 @@ class RedisLimiter:
         args: list[Any] = [repr(now), mode]
         for charge in charges:
             args += [charge.limit, repr(float(charge.cost))]
-        result: list[bytes] = await self._script(keys=keys, args=args)
+        with reachable():
+            result: list[bytes] = await self._script(keys=keys, args=args)
         return result
 
     @staticmethod
@@ -87,7 +110,8 @@ class RedisLimiter:
     async def peek(self, charges: Sequence[Charge], now: float) -> list[Bucket | None]:
         buckets: list[Bucket | None] = []
         for charge in charges:
-            level, at = await self._redis.hmget(self._prefix + charge.key, ["level", "at"])
+            with reachable():
+                level, at = await self._redis.hmget(self._prefix + charge.key, ["level", "at"])
             buckets.append(None if level is None or at is None else Bucket(float(level), float(at)))
         return buckets
 

@@ -17,6 +17,7 @@ from parley.errors import (
     ParleyError,
     RequestTooLargeError,
 )
+from parley.routes.access import note_error
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def request_id_of(request: Request) -> str | None:
 
 async def parley_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ParleyError)
+    note_error(request, exc)
     return error_response(exc, request_id_of(request))
 
 
@@ -56,4 +58,5 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         error = InvalidRequestError(str(exc.detail))
     else:
         error = InternalServerError("Internal server error")
+    note_error(request, error)
     return error_response(error, request_id_of(request))

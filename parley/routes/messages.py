@@ -9,6 +9,7 @@ from typing import TypeVar
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
+from parley.routes.access import trace_of
 from parley.routes.auth import authenticate
 from parley.routes.body import parse, read_json
 from parley.routes.errors import request_id_of
@@ -50,6 +51,7 @@ def messages_router(auth: AuthService, service: MessagesService, max_bytes: int)
             principal,
             version=request.headers.get("anthropic-version"),
             request_id=request_id_of(request) or "",
+            trace=trace_of(request),
         )
         if params.stream:
             return StreamingResponse(

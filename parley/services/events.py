@@ -64,10 +64,24 @@ class StreamSequencer:
     def error(self, exc: Exception) -> ErrorEvent:
         request_id = self._prepared.request_id
         if isinstance(exc, ParleyError):
+            if exc.status >= 500 and exc.status != 529:  # a server fault: its traceback too
+                log.error(
+                    "request %s failed mid-stream: %s %s",
+                    request_id,
+                    exc.status,
+                    exc.message,
+                    exc_info=exc,
+                    extra={"request_id": request_id},
+                )
             error = ErrorObject(
                 type=exc.error_type, message=exc.message, details=exc.details or None
             )
         else:
-            log.error("generation failed mid-stream (request %s)", request_id, exc_info=exc)
+            log.error(
+                "generation failed mid-stream (request %s)",
+                request_id,
+                exc_info=exc,
+                extra={"request_id": request_id},
+            )
             error = ErrorObject(type="api_error", message="Internal server error")
         return ErrorEvent(error=error, request_id=request_id)

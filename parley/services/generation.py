@@ -4,6 +4,7 @@ tokens, stop sequences (also across tokens), and the contract's stop reasons."""
 from __future__ import annotations
 
 import codecs
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -31,9 +32,11 @@ class Outcome:
 
 @dataclass
 class Progress:
-    """Tokens generated so far: what a request that ends early (the client left) has used."""
+    """Tokens generated so far: what a request that ends early (the client left) has used;
+    and when the first came (monotonic seconds), for the access log's time to first token."""
 
     output_tokens: int = 0
+    first_token_at: float | None = None
 
 
 async def run_generation(
@@ -56,6 +59,8 @@ async def run_generation(
             return
         output_tokens += 1
         progress.output_tokens = output_tokens
+        if progress.first_token_at is None:
+            progress.first_token_at = time.monotonic()
         text, stop = matcher.feed(decoder.decode(event.piece))
         if text:
             yield text

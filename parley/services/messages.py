@@ -7,9 +7,11 @@ or `stream`."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 
+from parley.domain.access import AccessRecord
 from parley.domain.billing import BillingContext
 from parley.domain.catalog import Catalog, check_max_tokens
 from parley.domain.ids import message_id
@@ -31,6 +33,8 @@ from parley.services.validation import check_prewarm, check_version_fields, reso
 from parley.wire.messages import CountTokensParams, Diagnostics, Message, MessageCreateParams
 from parley.wire.stream import StreamEvent
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Admitted:
@@ -39,6 +43,7 @@ class Admitted:
     prepared: PreparedMessage
     events: EngineStream
     thread: ThreadTurn | None = None
+    trace: AccessRecord | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -98,16 +103,25 @@ class MessagesService:
         billing: BillingContext | None = None,
         priority: int = 0,
         fixed_id: str | None = None,
+        trace: AccessRecord | None = None,
     ) -> Admitted:
-        """Every refusal (400, 404, 429, 529) comes from here, before any response header.
+        """Every refusal (400, 403, 404, 429, 529) comes from here, before any response header.
         `priority`: the engine's (GenerateRequest.priority); `fixed_id`: the message id, for
-        a request that may run again (a batch request rerun after a crash) under one id."""
+        a request that may run again (a batch request rerun after a crash) under one id;
+        `trace`: the request's access-log record, filled in as the pipeline learns each part."""
         asked = billing or BillingContext.first_party(params.inference_geo)
         thread = await self._threads.open(params, principal, asked.surface)
         try:
             params = params if thread is None else thread.params
             admitted = await self._admit(
-                params, principal, version, request_id, asked, priority=priority, fixed_id=fixed_id
+                params,
+                principal,
+                version,
+                request_id,
+                asked,
+                priority=priority,
+                fixed_id=fixed_id,
+                trace=trace,
             )
         except BaseException:
             await self._threads.abandon(thread)
@@ -124,6 +138,7 @@ class MessagesService:
         *,
         priority: int,
         fixed_id: str | None,
+        trace: AccessRecord | None,
     ) -> Admitted:
         """Every refusal (400, 403, 404, 429, 529) comes from here, before any response header."""
         require_workspace_key(principal)
@@ -137,6 +152,15 @@ class MessagesService:
         check_max_tokens(rendered.entry, params.max_tokens)
         placement = self._regions.place(region=asked.region, geo=asked.geo, model=rendered.entry.id)
         billing = replace(asked, geo=placement.geo)
+        if trace is not None:
+            trace.model, trace.surface, trace.region = (
+                rendered.entry.id,
+                billing.surface,
+                asked.region,
+            )
+            trace.prompt = lambda: params.model_dump(
+                mode="json", include={"system", "messages"}, exclude_none=True
+            )
         scope = CacheScope(principal.organization_id, principal.workspace_id, rendered.entry.id)
         cache = await self._cache.plan(
             scope,
@@ -171,7 +195,7 @@ class MessagesService:
             diagnostics=diagnostics,
             priority=priority,
         )
-        return Admitted(prepared, await self._start(prepared))
+        return Admitted(prepared, await self._start(prepared), trace=trace)
 
     async def _start(self, prepared: PreparedMessage) -> EngineStream:
         """Queues the generation now, so a full engine is a 529 before any header is sent;
@@ -180,7 +204,14 @@ class MessagesService:
         try:
             events = prepared.engine.generate(prepared.generate_request())
         except OverloadedError:
-            await self._gate(prepared.billing).refund(prepared.ticket)  # a 529 uses no limit
+            try:
+                await self._gate(prepared.billing).refund(prepared.ticket)  # a 529 uses no limit
+            except Exception:  # the 529 is still the answer
+                log.exception(
+                    "request %s: could not refund its rate limits",
+                    prepared.request_id,
+                    extra={"request_id": prepared.request_id},
+                )
             raise
         await self._cache.commit(prepared.cache)
         return events
@@ -248,7 +279,10 @@ class MessagesService:
                 yield sequencer.stop()
                 return
         except Exception as exc:
-            yield sequencer.error(exc)
+            failed = sequencer.error(exc)
+            if admitted.trace is not None:
+                admitted.trace.error_type = failed.error.type
+            yield failed
         finally:
             await self._finish(admitted, progress, billed, kept)  # also when the client left
 
@@ -289,6 +323,24 @@ class MessagesService:
         await admitted.events.aclose()
         if not kept:
             await self._threads.abandon(admitted.thread)
-        await self._gate(prepared.billing).settle(prepared.ticket, progress.output_tokens)
+        if admitted.trace is not None:
+            _trace_usage(admitted.trace, prepared, progress)
+        try:
+            await self._gate(prepared.billing).settle(prepared.ticket, progress.output_tokens)
+        except Exception:  # e.g. Redis away: a late correction is lost, never the answer
+            log.exception(
+                "request %s: could not settle its rate limits",
+                prepared.request_id,
+                extra={"request_id": prepared.request_id},
+            )
         if not billed and progress.output_tokens > 0:
             await self._bill(prepared, progress.output_tokens)
+
+
+def _trace_usage(trace: AccessRecord, prepared: PreparedMessage, progress: Progress) -> None:
+    usage = prepared.usage(progress.output_tokens)
+    trace.input_tokens = usage.input_tokens
+    trace.cache_creation_input_tokens = usage.cache_creation_input_tokens
+    trace.cache_read_input_tokens = usage.cache_read_input_tokens
+    trace.output_tokens = usage.output_tokens
+    trace.first_token_at = progress.first_token_at

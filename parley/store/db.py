@@ -1,5 +1,6 @@
 """Database engine from a URL, migrated to the latest schema; SQLite gets WAL and a busy
-timeout so readers never block."""
+timeout so readers never block. A database that cannot be reached is a 500 that says so, and
+the pool's pre-ping replaces dead connections, so the server recovers once it is back."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
+
+from parley.errors import InternalServerError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,6 +26,7 @@ def connect(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _unavailable)
     migrate(engine)
     return engine
 
@@ -40,6 +46,17 @@ def migrate(engine: Engine) -> None:
         if unversioned and "api_keys" in inspect(connection).get_table_names():
             command.stamp(config, FIRST_RELEASE)
         command.upgrade(config, "head")
+
+
+def _unavailable(context: ExceptionContext) -> None:
+    """A lost or refused connection (not a bad statement) becomes a clear, retryable 500;
+    never the URL, which may hold a password."""
+    if context.is_pre_ping:
+        return  # the pool handles a failed ping by reconnecting
+    if context.is_disconnect or isinstance(context.sqlalchemy_exception, OperationalError):
+        raise InternalServerError(
+            "The database is unavailable. Retry shortly.", headers={"x-should-retry": "true"}
+        ) from context.original_exception
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

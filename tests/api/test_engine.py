@@ -120,8 +120,20 @@ async def test_a_long_prompt_does_not_freeze_a_running_stream(
 
 @pytest.fixture()
 async def tiny_queue(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """A second app whose engine runs one sequence and queues at most one more."""
-    async for raw in in_process(tmp_path, threads=1, kv_cells=4096, max_sequences=1, queue_limit=1):
+    """A second app whose engine runs one sequence and queues at most one more (however long
+    it would wait)."""
+    async for raw in in_process(
+        tmp_path, threads=1, kv_cells=4096, max_sequences=1, queue_limit=1, max_queue_wait_s=600
+    ):
+        yield raw
+
+
+@pytest.fixture()
+async def impatient(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A second app whose engine runs one sequence and admits only what starts within 50 ms."""
+    async for raw in in_process(
+        tmp_path, threads=1, kv_cells=4096, max_sequences=1, max_queue_wait_s=0.05
+    ):
         yield raw
 
 
@@ -259,3 +271,23 @@ def test_metrics_name_the_backend_and_devices_that_hold_the_model(http: httpx.Cl
     else:
         assert (labels["backend"], labels["n_gpu_layers"]) == ("CPU", "0")
         assert labels["devices"].startswith("CPU ")
+
+
+async def test_a_request_that_could_not_start_soon_is_refused_with_529_at_once(
+    impatient: httpx.AsyncClient,
+) -> None:
+    body = {"model": MODEL, "max_tokens": 100, "temperature": 0, "messages": COUNTING}
+    running = asyncio.create_task(impatient.post("/v1/messages", json=body))
+    decoded = 0.0
+    while decoded < 2:  # it is decoding: the engine has measured its cost per token
+        await asyncio.sleep(0.05)
+        metrics = (await impatient.get("/metrics")).text
+        decoded = counter(metrics, "parley_engine_tokens_total", phase="decode")
+    sent = time.perf_counter()
+    refused = await impatient.post("/v1/messages", json={**body, "max_tokens": 1})
+    assert time.perf_counter() - sent < 1.0
+    assert not running.done()  # the queue had room: the expected wait refused it
+    assert refused.status_code == 529
+    assert refused.json()["error"]["type"] == "overloaded_error"
+    assert refused.headers["x-should-retry"] == "true"
+    assert (await running).status_code == 200

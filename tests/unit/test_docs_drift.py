@@ -10,6 +10,7 @@ from parley.settings import (
     BatchesSettings,
     EngineSettings,
     LimitsSettings,
+    LoggingSettings,
     ModelSource,
     RemoteSettings,
     ReplicaSource,
@@ -23,7 +24,7 @@ CONFIGURATION = (DOCS / "configuration.md").read_text()
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_every_setting_is_documented_with_its_variable(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
-    if name not in ("engine", "limits", "batches", "remote"):
+    if name not in ("engine", "limits", "batches", "remote", "logging"):
         assert f"`PARLEY_{name.upper()}`" in CONFIGURATION
 
 
@@ -54,6 +55,12 @@ def test_every_remote_setting_is_documented_with_its_variable(name: str) -> None
 @pytest.mark.parametrize("name", sorted(ReplicaSource.model_fields))
 def test_every_replica_key_is_documented(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
+
+
+@pytest.mark.parametrize("name", sorted(LoggingSettings.model_fields))
+def test_every_logging_setting_is_documented_with_its_variable(name: str) -> None:
+    assert f"`{name}`" in CONFIGURATION
+    assert f"`PARLEY_LOGGING__{name.upper()}`" in CONFIGURATION
 
 
 @pytest.mark.parametrize("name", sorted(ModelSource.model_fields))

@@ -81,6 +81,7 @@ class LlamaEngine:
             limits=SchedulerLimits(
                 max_running=settings.max_sequences,
                 queue_limit=settings.queue_limit,
+                max_queue_wait_s=settings.max_queue_wait_s,
                 prefix_idle_seconds=settings.prefix_idle_seconds,
                 snapshot_bytes=settings.cache_ram_mb * 1024 * 1024,
                 idle_prefix_cells=settings.idle_prefix_cells,

@@ -7,6 +7,9 @@ KV cells are budgeted: a job is admitted only when its own need (prompt + max_to
 the context window, less the prefix it shares from the cache) fits beside the cached prefixes
 and the other jobs' needs; least recently used prefixes are evicted to make room. A decode can
 then never run out of cache mid-answer.
+
+A request is refused with a 529 when the queue is full or when it could not start within
+`max_queue_wait_s` (admission.py estimates the wait from the work ahead and measured costs).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import llama_cpp as llama
 
 from parley.domain.ports import EndReason, GenerateRequest, GenerationEnd, TokenOut
+from parley.engine.llama.admission import TokenCosts, start_delay
 from parley.engine.llama.grammar import CallGrammar, Grammars
 from parley.engine.llama.job import Emit, Job
 from parley.engine.llama.kv_cells import KvCells
@@ -41,6 +45,7 @@ class SchedulerLimits:
     max_running: int
     queue_limit: int
     prefix_idle_seconds: float
+    max_queue_wait_s: float = float("inf")
     snapshot_bytes: int = 0
     idle_prefix_cells: int = 0
 
@@ -78,6 +83,7 @@ class Scheduler:
         self._running: list[Job] = []
         self._free_ids = list(range(model.shape.sequence_ids))
         self._reserved = 0
+        self._costs = TokenCosts()
         self._wake = threading.Condition()
         self._stopping = False
         self._batch = llama.llama_batch_init(model.shape.batch_tokens, 0, 1)
@@ -96,12 +102,24 @@ class Scheduler:
     def submit(self, request: GenerateRequest, grammars: Grammars, emit: Emit) -> Job:
         job = Job(request, emit, list(request.prompt), grammars.output, grammars.call)
         with self._wake:
-            if len(self._waiting) >= self._limits.queue_limit:
+            full = len(self._waiting) >= self._limits.queue_limit
+            if full or self._expected_wait() > self._limits.max_queue_wait_s:
                 self._stats.rejected.inc()
                 raise OverloadedError("Overloaded", headers={"x-should-retry": "true"})
             self._waiting.append(job)
             self._wake.notify()
         return job
+
+    def _expected_wait(self) -> float:
+        """Under the lock: seconds until a job queued now would start."""
+
+        def left(job: Job) -> float:
+            prompt = job.prompt_length - min(job.n_past, job.prompt_length)
+            return self._costs.work(prompt, max(0, job.request.max_tokens - job.generated))
+
+        running = [left(job) for job in self._running]
+        waiting = [left(job) for job in self._waiting if not job.cancelled]
+        return start_delay(running, waiting, self._limits.max_running)
 
     @property
     def load(self) -> tuple[int, int]:
@@ -343,6 +361,7 @@ class Scheduler:
         self._stats.step(decoded, prefilled, time.perf_counter() - started)
         for job in stepped:
             self._sample(job)
+        self._costs.observe(decoded, prefilled, time.perf_counter() - started)
 
     def _add(self, token: int, job: Job, logits: bool) -> int:
         batch = self._batch

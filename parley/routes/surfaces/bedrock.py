@@ -14,6 +14,7 @@ from parley.domain.billing import BillingContext
 from parley.domain.catalog import Catalog
 from parley.domain.surface_ids import bedrock_model
 from parley.errors import NotFoundError
+from parley.routes.access import note_principal, trace_of
 from parley.routes.body import decode_json, parse, read_body
 from parley.routes.errors import request_id_of
 from parley.routes.messages import cancel_on_disconnect
@@ -38,6 +39,7 @@ def bedrock_router(
         started = time.perf_counter()
         body = await read_body(request, max_bytes)
         caller = await auth.authenticate(received(request, body), region)
+        note_principal(request, caller.principal)
         try:
             model = bedrock_model(catalog, model_id)
         except NotFoundError:
@@ -61,6 +63,7 @@ def bedrock_router(
             version=version,
             request_id=request_id,
             billing=BillingContext(surface="bedrock", region=caller.region, geo=model.geo),
+            trace=trace_of(request),
         )
         if stream:
             return StreamingResponse(

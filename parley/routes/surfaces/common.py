@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from parley.errors import InternalServerError, InvalidRequestError, ParleyError
+from parley.routes.access import note_error
 from parley.routes.errors import request_id_of
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,18 @@ def surface_route(render: ErrorRenderer) -> type[APIRoute]:
                 try:
                     return await handler(request)
                 except ParleyError as exc:
+                    note_error(request, exc)
                     return render(exc, request_id_of(request))
                 except Exception:
-                    log.exception("unhandled error in request %s", request_id_of(request))
-                    return render(
-                        InternalServerError("Internal server error"), request_id_of(request)
+                    request_id = request_id_of(request)
+                    log.exception(
+                        "unhandled error in request %s",
+                        request_id,
+                        extra={"request_id": request_id},
                     )
+                    error = InternalServerError("Internal server error")
+                    note_error(request, error)
+                    return render(error, request_id)
 
             return answer
 

@@ -11,6 +11,7 @@ from parley.domain.billing import BillingContext
 from parley.domain.catalog import Catalog, ModelEntry
 from parley.domain.surface_ids import vertex_model
 from parley.errors import InvalidRequestError, NotFoundError
+from parley.routes.access import note_principal, trace_of
 from parley.routes.body import parse, read_json
 from parley.routes.errors import request_id_of
 from parley.routes.messages import cancel_on_disconnect
@@ -47,6 +48,7 @@ def vertex_router(
         principal = await auth.authenticate(
             request.headers.get("x-api-key"), request.headers.get("authorization")
         )
+        note_principal(request, principal)
         body = await read_json(request, max_bytes)
         if model == COUNT_TOKENS and action == "rawPredict":
             require_workspace_key(principal)
@@ -66,6 +68,7 @@ def vertex_router(
             version=version,
             request_id=request_id_of(request) or "",
             billing=BillingContext(surface="vertex", region=region),
+            trace=trace_of(request),
         )
         if streaming:
             return StreamingResponse(
