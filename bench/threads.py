@@ -35,7 +35,7 @@ TOOL = {
     "description": "Reads one file of the repository and returns its text.",
     "input_schema": {
         "type": "object",
-        "properties": {"path": {"type": "string", "maxLength": 40}},
+        "properties": {"path": {"type": "string", "maxLength": 24}},
         "required": ["path"],
         "additionalProperties": False,
     },
@@ -116,7 +116,10 @@ class Loop:
                     raise SystemExit(f"{self.name}: {data}")
         for block, text in zip(blocks, inputs, strict=True):
             if block["type"] == "tool_use" and text:
-                block["input"] = json.loads(text)
+                try:
+                    block["input"] = json.loads(text)
+                except json.JSONDecodeError:
+                    raise SystemExit(f"{self.name}: a call cut off; raise --max-tokens") from None
         usage = message["usage"]
         prompt = (
             usage["input_tokens"]
@@ -152,11 +155,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     loops = [Loop(args, "threads", True, salt), Loop(args, "no_threads", False, salt)]
     totals = dict.fromkeys((loop.name for loop in loops), 0.0)
     async with httpx.AsyncClient(base_url=args.parley, timeout=args.request_timeout) as client:
-        for _ in range(args.turns):
+        for number in range(1, args.turns + 1):
             for loop in loops:
                 started = time.perf_counter()
                 await loop.turn(client)
                 totals[loop.name] += time.perf_counter() - started
+            threaded, plain = (loop.turns[-1] for loop in loops)
+            print(  # progress, and the figures so far should the run be cut short
+                f"turn {number}: {threaded.prompt_tokens} prompt tokens, TTFT "
+                f"{threaded.ttft_s * 1000:.0f} ms with threads, {plain.ttft_s * 1000:.0f} ms "
+                f"without; {threaded.request_bytes} vs {plain.request_bytes} bytes",
+                flush=True,
+            )
     by_name = {loop.name: loop.turns for loop in loops}
     threaded, plain = by_name["threads"], by_name["no_threads"]
     last = len(threaded) - 1
@@ -217,7 +227,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="smollm2-135m-instruct-20250207")
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--result-tokens", type=int, default=300, help="per tool result")
-    parser.add_argument("--max-tokens", type=int, default=24, help="per tool call")
+    parser.add_argument("--max-tokens", type=int, default=48, help="per tool call")
     parser.add_argument("--salt", default="", help="text seed (default: the time: cold start)")
     parser.add_argument("--request-timeout", type=float, default=120.0)
     parser.add_argument("--out", type=Path, default=Path("bench/results/threads.json"))
