@@ -7,9 +7,10 @@ tool (`tool_choice: any`), and the next turn answers that call with a tool resul
 carrying only the new tool result; without, every turn sends the whole history. The two loops
 take turns (threaded turn n, then unthreaded turn n) so load falls on both alike, and each has
 text of its own (no prefix is shared between them). Per turn: time to the first streamed
-token (TTFT), request bytes and prompt tokens; per loop: total time. Targets (issue 11): with
-threads, the last turn's TTFT within 1.5x of turn 2's, and below the unthreaded TTFT at every
-turn after the fifth.
+token (TTFT), request bytes, prompt tokens, and the prompt tokens the engine computed (from
+the server's /metrics: the rest came from its prefix cache); per loop: total time. Targets
+(issue 11): with threads, the last turn's TTFT within 1.5x of turn 2's, and below the
+unthreaded TTFT at every turn after the fifth.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +43,13 @@ TOOL = {
     },
 }
 TOKENS_PER_SENTENCE = 26  # pseudo_text's sentences, as the packaged model's tokenizer counts
+PREFILLED = re.compile(r'^parley_engine_tokens_total\{[^}]*phase="prefill"[^}]*\} (\S+)$', re.M)
+
+
+async def prefilled(client: httpx.AsyncClient) -> float:
+    """Prompt tokens the server's engines have computed so far (its /metrics)."""
+    text = (await client.get("/metrics")).text
+    return sum(float(value) for value in PREFILLED.findall(text))
 
 
 @dataclass
@@ -48,6 +57,7 @@ class Turn:
     ttft_s: float
     request_bytes: int
     prompt_tokens: int
+    prefilled_tokens: int  # what the engine computed (the rest came from its prefix cache)
     reply: dict[str, Any]
     message_id: str
 
@@ -91,6 +101,7 @@ class Loop:
             "content-type": "application/json",
             "anthropic-beta": BETA,
         }
+        computed = await prefilled(client)
         started = time.perf_counter()
         ttft: float | None = None
         message: dict[str, Any] = {}
@@ -127,8 +138,16 @@ class Loop:
             + usage["cache_read_input_tokens"]
         )
         reply = {"role": "assistant", "content": blocks}
+        computed = await prefilled(client) - computed
         self.turns.append(
-            Turn(ttft or time.perf_counter() - started, len(payload), prompt, reply, message["id"])
+            Turn(
+                ttft or time.perf_counter() - started,
+                len(payload),
+                prompt,
+                int(computed),
+                reply,
+                message["id"],
+            )
         )
         self._answer(reply, len(self.turns))
 
@@ -164,7 +183,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(  # progress, and the figures so far should the run be cut short
                 f"turn {number}: {threaded.prompt_tokens} prompt tokens, TTFT "
                 f"{threaded.ttft_s * 1000:.0f} ms with threads, {plain.ttft_s * 1000:.0f} ms "
-                f"without; {threaded.request_bytes} vs {plain.request_bytes} bytes",
+                f"without; prefilled {threaded.prefilled_tokens} vs {plain.prefilled_tokens}; "
+                f"{threaded.request_bytes} vs {plain.request_bytes} bytes",
                 flush=True,
             )
     by_name = {loop.name: loop.turns for loop in loops}
@@ -194,6 +214,8 @@ def report(result: dict[str, Any]) -> None:
         "TTFT threads ms",
         "TTFT no threads ms",
         "ratio",
+        "prefilled threads",
+        "prefilled no threads",
         "bytes threads",
         "bytes no threads",
     ):
@@ -205,6 +227,8 @@ def report(result: dict[str, Any]) -> None:
             f"{t['ttft_s'] * 1000:.0f}",
             f"{p['ttft_s'] * 1000:.0f}",
             f"{t['ttft_s'] / p['ttft_s']:.2f}x",
+            str(t["prefilled_tokens"]),
+            str(p["prefilled_tokens"]),
             str(t["request_bytes"]),
             str(p["request_bytes"]),
         )
