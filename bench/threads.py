@@ -76,6 +76,8 @@ class Loop:
         ]
         self.new: list[dict[str, Any]] = list(self.history)
         self.turns: list[Turn] = []
+        self.replays = 0  # threads lost (expired) and created again, as the SDK does
+        self._lost = False
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -85,7 +87,7 @@ class Loop:
             "stream": True,
             "tool_choice": {"type": "any"},
         }
-        if self.threaded and self.turns:
+        if self.threaded and self.turns and not self._lost:
             previous = self.turns[-1].message_id
             return body | {
                 "messages": self.new,
@@ -110,6 +112,11 @@ class Loop:
         async with client.stream(
             "POST", "/v1/messages", content=payload, headers=headers
         ) as response:
+            if response.status_code == 404 and self.threaded and not self._lost:
+                self._lost = True  # expired (a stall past 5 minutes): replay, as the SDK does
+                self.replays += 1
+                await response.aread()
+                return await self.turn(client)
             if response.status_code != 200:
                 raise SystemExit(f"{self.name}: {response.status_code} {await response.aread()!r}")
             async for event, data in sse_events(response):
@@ -139,6 +146,7 @@ class Loop:
         )
         reply = {"role": "assistant", "content": blocks}
         computed = await prefilled(client) - computed
+        self._lost = False
         self.turns.append(
             Turn(
                 ttft or time.perf_counter() - started,
@@ -192,6 +200,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     last = len(threaded) - 1
     return {
         "turns": args.turns,
+        "thread_replays": loops[0].replays,
         "result_tokens": args.result_tokens,
         "total_s": totals,
         "last_over_turn_2_ttft_threads": threaded[last].ttft_s / threaded[1].ttft_s,
