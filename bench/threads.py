@@ -7,9 +7,10 @@ tool (`tool_choice: any`), and the next turn answers that call with a tool resul
 carrying only the new tool result; without, every turn sends the whole history. The two loops
 take turns (threaded turn n, then unthreaded turn n) so load falls on both alike, and each has
 text of its own (no prefix is shared between them). Per turn: time to the first streamed
-token (TTFT), request bytes and prompt tokens; per loop: total time. Targets (issue 11): with
-threads, the last turn's TTFT within 1.5x of turn 2's, and below the unthreaded TTFT at every
-turn after the fifth.
+token (TTFT), request bytes, prompt tokens, and the prompt tokens the engine computed (from
+the server's /metrics: the rest came from its prefix cache); per loop: total time. Targets
+(issue 11): with threads, the last turn's TTFT within 1.5x of turn 2's, and below the
+unthreaded TTFT at every turn after the fifth.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,12 +37,19 @@ TOOL = {
     "description": "Reads one file of the repository and returns its text.",
     "input_schema": {
         "type": "object",
-        "properties": {"path": {"type": "string", "maxLength": 40}},
+        "properties": {"path": {"type": "string", "maxLength": 24}},
         "required": ["path"],
         "additionalProperties": False,
     },
 }
 TOKENS_PER_SENTENCE = 26  # pseudo_text's sentences, as the packaged model's tokenizer counts
+PREFILLED = re.compile(r'^parley_engine_tokens_total\{[^}]*phase="prefill"[^}]*\} (\S+)$', re.M)
+
+
+async def prefilled(client: httpx.AsyncClient) -> float:
+    """Prompt tokens the server's engines have computed so far (its /metrics)."""
+    text = (await client.get("/metrics")).text
+    return sum(float(value) for value in PREFILLED.findall(text))
 
 
 @dataclass
@@ -48,6 +57,7 @@ class Turn:
     ttft_s: float
     request_bytes: int
     prompt_tokens: int
+    prefilled_tokens: int  # what the engine computed (the rest came from its prefix cache)
     reply: dict[str, Any]
     message_id: str
 
@@ -66,6 +76,8 @@ class Loop:
         ]
         self.new: list[dict[str, Any]] = list(self.history)
         self.turns: list[Turn] = []
+        self.replays = 0  # threads lost (expired) and created again, as the SDK does
+        self._lost = False
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -75,7 +87,7 @@ class Loop:
             "stream": True,
             "tool_choice": {"type": "any"},
         }
-        if self.threaded and self.turns:
+        if self.threaded and self.turns and not self._lost:
             previous = self.turns[-1].message_id
             return body | {
                 "messages": self.new,
@@ -91,6 +103,7 @@ class Loop:
             "content-type": "application/json",
             "anthropic-beta": BETA,
         }
+        computed = await prefilled(client)
         started = time.perf_counter()
         ttft: float | None = None
         message: dict[str, Any] = {}
@@ -99,6 +112,11 @@ class Loop:
         async with client.stream(
             "POST", "/v1/messages", content=payload, headers=headers
         ) as response:
+            if response.status_code == 404 and self.threaded and not self._lost:
+                self._lost = True  # expired (a stall past 5 minutes): replay, as the SDK does
+                self.replays += 1
+                await response.aread()
+                return await self.turn(client)
             if response.status_code != 200:
                 raise SystemExit(f"{self.name}: {response.status_code} {await response.aread()!r}")
             async for event, data in sse_events(response):
@@ -116,7 +134,10 @@ class Loop:
                     raise SystemExit(f"{self.name}: {data}")
         for block, text in zip(blocks, inputs, strict=True):
             if block["type"] == "tool_use" and text:
-                block["input"] = json.loads(text)
+                try:
+                    block["input"] = json.loads(text)
+                except json.JSONDecodeError:
+                    raise SystemExit(f"{self.name}: a call cut off; raise --max-tokens") from None
         usage = message["usage"]
         prompt = (
             usage["input_tokens"]
@@ -124,8 +145,17 @@ class Loop:
             + usage["cache_read_input_tokens"]
         )
         reply = {"role": "assistant", "content": blocks}
+        computed = await prefilled(client) - computed
+        self._lost = False
         self.turns.append(
-            Turn(ttft or time.perf_counter() - started, len(payload), prompt, reply, message["id"])
+            Turn(
+                ttft or time.perf_counter() - started,
+                len(payload),
+                prompt,
+                int(computed),
+                reply,
+                message["id"],
+            )
         )
         self._answer(reply, len(self.turns))
 
@@ -152,16 +182,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     loops = [Loop(args, "threads", True, salt), Loop(args, "no_threads", False, salt)]
     totals = dict.fromkeys((loop.name for loop in loops), 0.0)
     async with httpx.AsyncClient(base_url=args.parley, timeout=args.request_timeout) as client:
-        for _ in range(args.turns):
+        for number in range(1, args.turns + 1):
             for loop in loops:
                 started = time.perf_counter()
                 await loop.turn(client)
                 totals[loop.name] += time.perf_counter() - started
+            threaded, plain = (loop.turns[-1] for loop in loops)
+            print(  # progress, and the figures so far should the run be cut short
+                f"turn {number}: {threaded.prompt_tokens} prompt tokens, TTFT "
+                f"{threaded.ttft_s * 1000:.0f} ms with threads, {plain.ttft_s * 1000:.0f} ms "
+                f"without; prefilled {threaded.prefilled_tokens} vs {plain.prefilled_tokens}; "
+                f"{threaded.request_bytes} vs {plain.request_bytes} bytes",
+                flush=True,
+            )
     by_name = {loop.name: loop.turns for loop in loops}
     threaded, plain = by_name["threads"], by_name["no_threads"]
     last = len(threaded) - 1
     return {
         "turns": args.turns,
+        "thread_replays": loops[0].replays,
         "result_tokens": args.result_tokens,
         "total_s": totals,
         "last_over_turn_2_ttft_threads": threaded[last].ttft_s / threaded[1].ttft_s,
@@ -184,6 +223,8 @@ def report(result: dict[str, Any]) -> None:
         "TTFT threads ms",
         "TTFT no threads ms",
         "ratio",
+        "prefilled threads",
+        "prefilled no threads",
         "bytes threads",
         "bytes no threads",
     ):
@@ -195,6 +236,8 @@ def report(result: dict[str, Any]) -> None:
             f"{t['ttft_s'] * 1000:.0f}",
             f"{p['ttft_s'] * 1000:.0f}",
             f"{t['ttft_s'] / p['ttft_s']:.2f}x",
+            str(t["prefilled_tokens"]),
+            str(p["prefilled_tokens"]),
             str(t["request_bytes"]),
             str(p["request_bytes"]),
         )
@@ -217,7 +260,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="smollm2-135m-instruct-20250207")
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--result-tokens", type=int, default=300, help="per tool result")
-    parser.add_argument("--max-tokens", type=int, default=24, help="per tool call")
+    parser.add_argument("--max-tokens", type=int, default=48, help="per tool call")
     parser.add_argument("--salt", default="", help="text seed (default: the time: cold start)")
     parser.add_argument("--request-timeout", type=float, default=120.0)
     parser.add_argument("--out", type=Path, default=Path("bench/results/threads.json"))

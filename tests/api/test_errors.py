@@ -79,9 +79,20 @@ CASES: dict[str, Case] = {
         "authentication_error",
         "invalid x-api-key",
         anthropic.AuthenticationError,
-        lambda client: client.with_options(api_key="sk-ant-api03-wrong").messages.create(**VALID),
+        lambda client: client.messages.create(
+            **VALID, extra_headers={"x-api-key": "sk-ant-api03-wrong"}
+        ),
         body=VALID,
         headers={"x-api-key": "sk-ant-api03-wrong"},
+    ),
+    "wrong-bearer-key": Case(
+        401,
+        "authentication_error",
+        "invalid API key in Authorization: Bearer",
+        anthropic.AuthenticationError,
+        lambda client: client.with_options(api_key="sk-ant-api03-wrong").messages.create(**VALID),
+        body=VALID,
+        headers={"authorization": "Bearer sk-ant-api03-wrong"},
     ),
     "unknown-model": Case(
         404,

@@ -170,6 +170,17 @@ async def test_a_reply_idle_for_five_minutes_is_thread_not_found(served: Served)
     assert refusal(raised) == (404, "not_found_error", "thread_not_found")
 
 
+async def test_a_thread_ends_an_hour_after_its_create_however_busy(served: Served) -> None:
+    reply = await send(served, thread={"type": "create"})
+    for _ in range(14):  # a continue every 250 s: never idle for 5 minutes
+        served.clock.advance(250)
+        reply = await send(served, messages=[FOLLOW_UP], thread=after(reply))
+    served.clock.advance(250)  # 3,750 s after the create
+    with pytest.raises(anthropic.NotFoundError) as raised:
+        await send(served, messages=[FOLLOW_UP], thread=after(reply))
+    assert refusal(raised) == (404, "not_found_error", "thread_not_found")
+
+
 async def test_another_workspace_cannot_continue_the_thread(served: Served) -> None:
     first = await send(served, thread={"type": "create"})
     with pytest.raises(anthropic.NotFoundError) as raised:

@@ -117,6 +117,15 @@ def test_pinned_leaves_go_after_every_unpinned_one() -> None:
     assert second is not None and second.seq == 0  # a pin never refuses a request room
 
 
+def test_an_eviction_says_whether_its_prefix_was_still_pinned() -> None:
+    cache = PrefixCache()
+    cache.insert("t", [1, 2, 3], 0, now=0)
+    cache.insert("t", [4, 5, 6], 1, now=10)
+    cache.pin("t", [4, 5, 6], until=100)
+    evicted = [cache.evict_one(now=50), cache.evict_one(now=50)]
+    assert [(e.seq, e.pinned) for e in evicted if e is not None] == [(0, False), (1, True)]
+
+
 def test_pinned_leaves_do_not_expire_while_pinned() -> None:
     cache = PrefixCache()
     cache.insert("t", [1, 2], 0, now=0)
