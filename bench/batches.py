@@ -113,14 +113,14 @@ async def ttft(client: httpx.AsyncClient, args: argparse.Namespace, n: int) -> f
         "messages": [{"role": "user", "content": f"Say hello to number {n}."}],
     }
     started = time.perf_counter()
+    first: float | None = None
     async with client.stream("POST", "/v1/messages", json=payload) as response:
-        async for line in response.aiter_lines():
-            if line.startswith("event: content_block_delta"):
+        async for line in response.aiter_lines():  # read to the end: the request completes
+            if first is None and line.startswith("event: content_block_delta"):
                 first = time.perf_counter() - started
-                async for _ in response.aiter_lines():
-                    pass
-                return first
-    raise RuntimeError("the stream had no content")
+    if first is None:
+        raise RuntimeError("the stream had no content")
+    return first
 
 
 async def trickle(client: httpx.AsyncClient, args: argparse.Namespace) -> list[float]:
@@ -156,7 +156,13 @@ async def part_b(client: httpx.AsyncClient, args: argparse.Namespace) -> dict[st
 
 def report(result: dict[str, Any]) -> None:
     console = Console()
-    a = result["a"]
+    if "a" in result:
+        report_a(console, result["a"])
+    if "b" in result:
+        report_b(console, result["b"])
+
+
+def report_a(console: Console, a: dict[str, Any]) -> None:
     table = Table("(a) mode", "wall s", "x one-by-one", "prompt tokens", "cache written")
     for name, row in a.items():
         table.add_row(
@@ -167,7 +173,9 @@ def report(result: dict[str, Any]) -> None:
             str(row["cache_written_tokens"]),
         )
     console.print(table)
-    b = result["b"]
+
+
+def report_b(console: Console, b: dict[str, Any]) -> None:
     table = Table("(b) interactive TTFT", "p50 ms", "p99 ms", "requests")
     for name, row in b.items():
         table.add_row(
@@ -182,8 +190,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     async with httpx.AsyncClient(
         base_url=args.parley, headers=parley_headers(args.key), timeout=args.request_timeout
     ) as client:
-        result = {"a": await part_a(client, args)}
-        result["b"] = await part_b(client, args)
+        result = {}
+        if "a" in args.parts:
+            result["a"] = await part_a(client, args)
+        if "b" in args.parts:
+            result["b"] = await part_b(client, args)
     return result
 
 
@@ -192,6 +203,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--parley", default="http://127.0.0.1:8787", help="loopback base URL")
     parser.add_argument("--key", required=True, help="Parley API key")
     parser.add_argument("--model", default="smollm2-135m-instruct-20250207")
+    parser.add_argument("--parts", default="ab", help="a, b or ab")
     parser.add_argument("--requests", type=int, default=200, help="(a) questions per mode")
     parser.add_argument("--sentences", type=int, default=138, help="document length (~4k tokens)")
     parser.add_argument("--max-tokens", type=int, default=8)

@@ -157,4 +157,6 @@ def _errored(exc: ParleyError) -> str:
     error: dict[str, object] = {"type": exc.error_type, "message": exc.message}
     if exc.details:
         error["details"] = exc.details
-    return json.dumps({"type": "errored", "error": {"type": "error", "error": error}})
+    return json.dumps(
+        {"type": "errored", "error": {"type": "error", "error": error}}, separators=(",", ":")
+    )

@@ -176,15 +176,18 @@ class Scheduler:
     def _next(self) -> Job | None:
         """The waiting job to start: interactive ones (the lowest `priority`) first, each
         priority first come, first served. Batch work (priority above 0) never takes the
-        last free sequence, so an interactive request that arrives finds one at once."""
+        last free sequence, so an interactive request that arrives finds one at once; and
+        while interactive requests run or wait, batch work starts only up to one sequence,
+        so every decode step stays short for them (what runs already finishes)."""
         head = min(self._waiting, key=lambda job: job.request.priority)
-        batch_room = max(1, self._limits.max_running - 1)
-        if head.request.priority > 0 and self._batch_running() >= batch_room:
+        if head.request.priority == 0:
+            return head
+        running = self._running
+        interactive = any(job.request.priority == 0 for job in running)
+        batch_room = 1 if interactive else max(1, self._limits.max_running - 1)
+        if sum(1 for job in running if job.request.priority > 0) >= batch_room:
             return None
         return head
-
-    def _batch_running(self) -> int:
-        return sum(1 for job in self._running if job.request.priority > 0)
 
     def _admit(self, job: Job, now: float) -> bool:
         tenant, tokens = job.request.tenant, job.tokens
