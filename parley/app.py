@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -15,8 +17,26 @@ from starlette.responses import JSONResponse, Response
 from parley import __version__
 from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
 from parley.cachereg.redis import RedisCacheRegistry, RedisFingerprints
-from parley.domain.catalog import DEFAULT_MODEL, Catalog, HubFile, LocalFile, ModelEntry
-from parley.domain.ports import CacheRegistry, Clock, Engine, Fingerprints, LimiterBackend
+from parley.domain.catalog import (
+    DEFAULT_MODEL,
+    GEMMA3_270M,
+    Backend,
+    Catalog,
+    ContextExtension,
+    HubFile,
+    LocalFile,
+    ModelEntry,
+    RemoteBackend,
+    Replica,
+)
+from parley.domain.ports import (
+    CacheRegistry,
+    Clock,
+    Engine,
+    Fingerprints,
+    LimiterBackend,
+    ThreadStore,
+)
 from parley.domain.pricing import ModelPrice, PriceBook, PriceOverride
 from parley.domain.quotas import QuotaRule
 from parley.domain.regions import Region, RegionMap
@@ -24,11 +44,18 @@ from parley.domain.sealing import Sealer
 from parley.domain.tiers import PRESETS, ClassLimits, Tier
 from parley.engine.llama.engine import LlamaEngine
 from parley.engine.llama.locate import model_path
+from parley.engine.llama.vocab import GgufVocabulary
+from parley.engine.remote.engine import RemoteEngine, Timeouts
+from parley.engine.remote.replicas import ReplicaPool
+from parley.engine.remote.router import PrefixRouter, RoundRobinRouter, Router
+from parley.engine.remote.vocab import ServerVocabulary
+from parley.engine.remote.wire import LlamaServerWire, ServerWire, VllmWire
 from parley.errors import NotFoundError, ParleyError
 from parley.limits.memory import MemoryLimiter
 from parley.limits.redis import RedisLimiter
 from parley.metrics import Metrics
 from parley.routes.admin import admin_router
+from parley.routes.batches import batches_router
 from parley.routes.cache import cache_router
 from parley.routes.edge import EdgeMiddleware
 from parley.routes.errors import http_error_handler, parley_error_handler
@@ -41,6 +68,8 @@ from parley.routes.surfaces.profiles import profiles_router
 from parley.routes.surfaces.vertex import vertex_router
 from parley.services.admin import Admin
 from parley.services.auth import AuthService
+from parley.services.batch_worker import BatchWorker
+from parley.services.batches import Batches
 from parley.services.bedrock_auth import BedrockAuth
 from parley.services.caching import PromptCache
 from parley.services.limits import RateLimits
@@ -48,31 +77,55 @@ from parley.services.messages import MessagesService
 from parley.services.metering import Meter
 from parley.services.quotas import Quotas
 from parley.services.reports import Reports
+from parley.services.threads import Threads
 from parley.settings import (
     ClassLimitsSource,
     EngineSettings,
     LimitsSettings,
     ModelSource,
+    RemoteSettings,
     Settings,
 )
 from parley.store.aws_credentials import AwsCredentialStore
+from parley.store.batches import BatchStore
 from parley.store.db import connect
 from parley.store.keys import KeyStore
 from parley.store.ledger import LedgerStore
 from parley.store.server_key import load_server_key
 from parley.store.tenancy import TenancyStore
+from parley.threadstore.memory import MemoryThreadStore
+from parley.threadstore.redis import RedisThreadStore
 
 OPERATOR_DEFAULT_WINDOW = 4096
 
 
+def remote_backend(source: ModelSource) -> RemoteBackend:
+    if source.backend == "llama-cpp":
+        raise ValueError(f"model {source.id!r}: `urls` and `gguf` need a remote `backend`")
+    if not source.urls:
+        raise ValueError(f"model {source.id!r}: backend {source.backend!r} needs `urls`")
+    if source.path or source.hf_repo or source.hf_file:
+        raise ValueError(f"model {source.id!r}: a remote model takes `gguf`, not `path`/`hf_*`")
+    if source.backend == "vllm" and source.gguf is None:
+        raise ValueError(f"model {source.id!r}: a vllm model needs `gguf` to tokenize with")
+    replicas = tuple(
+        Replica(url) if isinstance(url, str) else Replica(url.url, url.region)
+        for url in source.urls
+    )
+    return RemoteBackend(source.backend, replicas, source.gguf)
+
+
 def operator_entry(source: ModelSource) -> ModelEntry:
-    if source.path is not None:
-        backend: LocalFile | HubFile = LocalFile(source.path)
+    if source.backend != "llama-cpp" or source.urls or source.gguf:
+        backend: Backend = remote_backend(source)
+    elif source.path is not None:
+        backend = LocalFile(source.path)
     elif source.hf_repo and source.hf_file:
         backend = HubFile(source.hf_repo, source.hf_file)
     else:
         raise ValueError(f"model {source.id!r} needs `path`, or `hf_repo` and `hf_file`")
     window = source.context_window or OPERATOR_DEFAULT_WINDOW
+    extension = source.context_extension
     return ModelEntry(
         id=source.id,
         display_name=source.display_name or source.id,
@@ -84,11 +137,16 @@ def operator_entry(source: ModelSource) -> ModelEntry:
         min_cache_tokens=source.min_cache_tokens,
         rate_class=source.rate_class,
         cache_reads_count_itpm=source.cache_reads_count_itpm,
+        chat_template=source.chat_template,
+        context_extension=None
+        if extension is None
+        else ContextExtension(extension.method, extension.factor, extension.trained_window),
     )
 
 
 def build_catalog(settings: Settings) -> Catalog:
     entries = [DEFAULT_MODEL] if settings.default_model else []
+    entries += [GEMMA3_270M] if settings.gemma_model else []
     entries += [operator_entry(source) for source in settings.models]
     if not entries:
         raise ValueError("the catalog is empty: enable default_model or add [[models]]")
@@ -112,14 +170,58 @@ def engine_settings(settings: Settings, model_id: str) -> EngineSettings:
 def load_engines(catalog: Catalog, settings: Settings, metrics: Metrics) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
     for entry in catalog.entries:
+        if isinstance(entry.backend, RemoteBackend):
+            engines[entry.id] = remote_engine(entry, entry.backend, settings.remote, metrics)
+            continue
         engines[entry.id] = LlamaEngine(
             model_path(entry.backend, settings.data_dir),
             engine_settings(settings, entry.id),
-            model_id=entry.id,
-            context_window=entry.context_window,
+            entry=entry,
             metrics=metrics,
         )
     return engines
+
+
+def remote_engine(
+    entry: ModelEntry, backend: RemoteBackend, settings: RemoteSettings, metrics: Metrics
+) -> RemoteEngine:
+    """Runs inside the event loop: the engine starts its replicas' health checks."""
+    pool = ReplicaPool(
+        backend.replicas,
+        model_id=entry.id,
+        metrics=metrics,
+        retry_seconds=settings.retry_seconds,
+    )
+    router: Router = (
+        PrefixRouter(settings.imbalance_cap) if settings.routing == "prefix" else RoundRobinRouter()
+    )
+    wire: ServerWire = LlamaServerWire() if backend.kind == "llama-server" else VllmWire(entry.id)
+    timeouts = Timeouts(settings.connect_timeout_seconds, settings.read_timeout_seconds)
+    return RemoteEngine(
+        context_window=entry.context_window,
+        pool=pool,
+        router=router,
+        wire=wire,
+        model_id=entry.id,
+        chat_template=entry.chat_template,
+        tokenizer=None if backend.gguf is None else GgufVocabulary(backend.gguf.expanduser()),
+        server_tokenizer=lambda url: ServerVocabulary(url, settings.connect_timeout_seconds),
+        timeouts=timeouts,
+        health_interval=settings.health_interval_seconds,
+    )
+
+
+def check_replica_regions(catalog: Catalog, regions: RegionMap) -> None:
+    """A replica's region must be one of `[regions]` (when the table is given)."""
+    for entry in catalog.entries:
+        if not isinstance(entry.backend, RemoteBackend):
+            continue
+        for replica in entry.backend.replicas:
+            if replica.region is not None and not regions.exists(replica.region):
+                raise ValueError(
+                    f"model {entry.id!r}: replica {replica.url} is in region "
+                    f"{replica.region!r}, which [regions] does not name"
+                )
 
 
 def class_limits(source: ClassLimitsSource) -> ClassLimits:
@@ -131,7 +233,9 @@ def tier_table(settings: LimitsSettings) -> list[Tier]:
     tiers = {tier.name: tier for tier in PRESETS[settings.preset]}
     for source in settings.tiers:
         classes = {name: class_limits(limits) for name, limits in source.classes.items()}
-        tiers[source.name] = Tier(source.name, source.credit_threshold, source.monthly_cap, classes)
+        tiers[source.name] = Tier(
+            source.name, source.credit_threshold, source.monthly_cap, classes, source.batch_queue
+        )
     return list(tiers.values())
 
 
@@ -147,6 +251,15 @@ def cache_backends(settings: Settings) -> tuple[CacheRegistry, Fingerprints]:
         url = settings.cache_registry_url
         return RedisCacheRegistry(url), RedisFingerprints(url)
     return MemoryCacheRegistry(), MemoryFingerprints()
+
+
+def thread_store(settings: Settings) -> ThreadStore:
+    """Like the limiter: Redis when the deployment names one (replicas share it), else this
+    process's memory."""
+    if settings.thread_store_url:
+        sealer = Sealer(load_server_key(settings))
+        return RedisThreadStore(settings.thread_store_url, sealer)
+    return MemoryThreadStore(settings.thread_store_max_replies)
 
 
 def price_book(settings: Settings, catalog: Catalog) -> PriceBook:
@@ -225,6 +338,8 @@ def create_app(
     `engine_loader`: builds the engines at start-up instead of loading each entry's model, so
     tests of the service around generation can run over a fake one."""
     catalog = build_catalog(settings)
+    regions = region_map(settings, catalog)
+    check_replica_regions(catalog, regions)
     database = connect(settings.resolved_database_url())
     keys = KeyStore(database)
     ledger = LedgerStore(database)
@@ -259,9 +374,22 @@ def create_app(
         limits,
         meter,
         quotas=quotas,
-        regions=region_map(settings, catalog),
+        regions=regions,
+        threads=Threads(thread_store(settings), clock),
     )
     metrics = Metrics(CollectorRegistry())
+    # Message Batches (issue 13): the queue in the database, a worker in this process.
+    batch_queue = BatchStore(database)
+    batches = Batches(batch_queue, limits, clock, expires_seconds=settings.batches.expires_seconds)
+    worker = BatchWorker(
+        batch_queue,
+        messages,
+        clock,
+        concurrency=settings.batches.concurrency,
+        lease_seconds=settings.batches.lease_seconds,
+        poll_seconds=settings.batches.poll_seconds,
+        retention_seconds=settings.batches.retention_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -270,9 +398,14 @@ def create_app(
             engines.update(load_engines(catalog, settings, metrics))
         else:
             engines.update(engine_loader(catalog))
+        working = asyncio.ensure_future(worker.run()) if settings.batches.worker else None
         try:
             yield
         finally:
+            if working is not None:
+                working.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await working
             for engine in engines.values():
                 await engine.close()
             engines.clear()
@@ -288,6 +421,7 @@ def create_app(
     app.add_middleware(EdgeMiddleware)
     app.add_exception_handler(ParleyError, parley_error_handler)
     app.add_exception_handler(HTTPException, http_error_handler)
+    app.include_router(batches_router(auth, batches, settings.batches.max_bytes))
     app.include_router(messages_router(auth, messages, settings.max_request_bytes))
     app.include_router(models_router(auth, catalog))
     app.include_router(cache_router(auth, prompt_cache))
@@ -319,4 +453,16 @@ def create_app(
     app.state.cache_registry = cache_registry
     app.state.ledger = ledger
     app.state.messages = messages
+    app.state.batch_worker = worker
     return app
+
+
+async def run_worker(settings: Settings) -> None:
+    """`parley worker`: the app's engines and batch worker, without serving HTTP."""
+    application = create_app(
+        settings.model_copy(
+            update={"batches": settings.batches.model_copy(update={"worker": True})}
+        )
+    )
+    async with application.router.lifespan_context(application):
+        await asyncio.Event().wait()

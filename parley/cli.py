@@ -22,6 +22,8 @@ keys_app = typer.Typer(help="Manage API keys.")
 app.add_typer(keys_app, name="keys")
 workspaces_app = typer.Typer(help="Manage workspaces.")
 app.add_typer(workspaces_app, name="workspaces")
+batches_app = typer.Typer(help="Message Batches on a running server.")
+app.add_typer(batches_app, name="batches")
 console = Console()
 
 DataDir = Annotated[
@@ -75,6 +77,17 @@ def _log_to_stderr() -> None:
     log = logging.getLogger("parley")
     log.setLevel(logging.INFO)
     log.addHandler(handler)
+
+
+@app.command()
+def worker(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """Run a batch worker alone (no HTTP): it claims requests of Message Batches from the
+    database the servers share (PostgreSQL for several workers)."""
+    from parley.app import run_worker
+
+    settings = _settings(data_dir, config)
+    console.print(f"Parley batch worker on {settings.resolved_database_url().split('@')[-1]}")
+    asyncio.run(run_worker(settings))
 
 
 @keys_app.command("create")
@@ -360,6 +373,133 @@ def usage(
                 ["bucket", *groups, "uncached_input", "cache_write", "cache_read", "output"]
             )
             writer.writerows(records)
+
+
+ApiKey = Annotated[
+    str, typer.Option("--key", help="an API key (or admin key)", envvar="PARLEY_API_KEY")
+]
+
+
+def _api(url: str, key: str, method: str, path: str, **kwargs: Any) -> Any:
+    """Calls a running server's API; a clear message and exit 1 on failure."""
+    import httpx
+
+    headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+    try:
+        response = httpx.request(method, f"{url}{path}", headers=headers, timeout=300, **kwargs)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {url}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}: {response.json()['error']['message']}[/red]")
+        raise typer.Exit(1)
+    return response
+
+
+def _batch_table(batches: list[dict[str, Any]]) -> Table:
+    table = Table("id", "status", "processing", "succeeded", "errored", "canceled", "expired")
+    table.add_column("created")
+    for batch in batches:
+        counts = batch["request_counts"]
+        table.add_row(
+            batch["id"],
+            batch["processing_status"],
+            *(str(counts[k]) for k in ("processing", "succeeded", "errored", "canceled")),
+            str(counts["expired"]),
+            batch["created_at"],
+        )
+    return table
+
+
+@batches_app.command("create")
+def batches_create(
+    file: Annotated[Path, typer.Argument(help='JSONL: one {"custom_id", "params"} per line')],
+    wait: Annotated[bool, typer.Option("--wait", help="follow the batch until it ends")] = False,
+    url: ServerUrl = "http://127.0.0.1:8787",
+    key: ApiKey = "",
+) -> None:
+    """Create a Message Batch from a JSONL file; prints its id as the last line."""
+    import json
+
+    lines = [line for line in file.read_text().splitlines() if line.strip()]
+    try:
+        requests = [json.loads(line) for line in lines]
+    except ValueError as exc:
+        console.print(f"[red]{file}: not JSONL: {exc}[/red]")
+        raise typer.Exit(1) from None
+    batch = _api(url, key, "POST", "/v1/messages/batches", json={"requests": requests}).json()
+    if wait:
+        batch = _follow(url, key, batch["id"], len(requests))
+        console.print(_batch_table([batch]))
+    console.print(batch["id"])
+
+
+def _follow(url: str, key: str, batch_id: str, total: int) -> Any:
+    """A progress bar until the batch ends. The batch object shows every request as
+    processing until all have ended (as hosted); the live tallies come in Parley's
+    `parley-request-counts` header."""
+    import json
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    path = f"/v1/messages/batches/{batch_id}"
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()) as bar:
+        task = bar.add_task("processing", total=total)
+        while True:
+            response = _api(url, key, "GET", path)
+            live = json.loads(response.headers.get("parley-request-counts", "{}"))
+            shown = ", ".join(f"{state} {live.get(state, 0)}" for state in ("succeeded", "errored"))
+            done = total - live.get("processing", total)
+            bar.update(task, completed=done, description=f"{shown}, processing {total - done}")
+            if response.json()["processing_status"] == "ended":
+                return response.json()
+            time.sleep(1)
+
+
+@batches_app.command("list")
+def batches_list(url: ServerUrl = "http://127.0.0.1:8787", key: ApiKey = "") -> None:
+    """The key's workspace's batches (an admin key: the organization's), newest first."""
+    page = _api(url, key, "GET", "/v1/messages/batches", params={"limit": 100}).json()
+    console.print(_batch_table(page["data"]))
+
+
+@batches_app.command("get")
+def batches_get(
+    batch_id: Annotated[str, typer.Argument(help="msgbatch_...")],
+    url: ServerUrl = "http://127.0.0.1:8787",
+    key: ApiKey = "",
+) -> None:
+    """One batch, as JSON."""
+    console.print_json(_api(url, key, "GET", f"/v1/messages/batches/{batch_id}").text)
+
+
+@batches_app.command("cancel")
+def batches_cancel(
+    batch_id: Annotated[str, typer.Argument(help="msgbatch_...")],
+    url: ServerUrl = "http://127.0.0.1:8787",
+    key: ApiKey = "",
+) -> None:
+    """Cancel a batch: unstarted requests end canceled, running ones finish."""
+    console.print_json(_api(url, key, "POST", f"/v1/messages/batches/{batch_id}/cancel").text)
+
+
+@batches_app.command("results")
+def batches_results(
+    batch_id: Annotated[str, typer.Argument(help="msgbatch_...")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="write the JSONL here (default: stdout)")
+    ] = None,
+    url: ServerUrl = "http://127.0.0.1:8787",
+    key: ApiKey = "",
+) -> None:
+    """An ended batch's results, one JSON line per request."""
+    body = _api(url, key, "GET", f"/v1/messages/batches/{batch_id}/results").text
+    if output is None:
+        typer.echo(body, nl=False)
+    else:
+        output.write_text(body)
+        console.print(f"{body.count(chr(10))} results written to {output}")
 
 
 def main() -> None:

@@ -70,3 +70,40 @@ class Metrics:
             [*model, "tier"],
             registry=registry,
         )
+        replica = [*model, "replica"]
+        self.replica_requests = Counter(
+            "parley_replica_requests",
+            "requests sent to a remote engine replica (retries included)",
+            replica,
+            registry=registry,
+        )
+        self.replica_errors = Counter(
+            "parley_replica_errors",
+            "requests a remote engine replica failed (refused, timed out, broke off)",
+            replica,
+            registry=registry,
+        )
+        self.replica_queue_depth = Gauge(
+            "parley_replica_queue_depth",
+            "requests in flight on a remote engine replica",
+            replica,
+            registry=registry,
+        )
+        self.replica_prefix_hits = Counter(
+            "parley_replica_prefix_hits",
+            "requests whose replica reused their whole cached prefix (as the replica reports)",
+            replica,
+            registry=registry,
+        )
+        self.replica_reused_tokens = Counter(
+            "parley_replica_reused_tokens",
+            "prompt tokens a remote engine replica reported reusing from its cache",
+            replica,
+            registry=registry,
+        )
+        self.replica_healthy = Gauge(
+            "parley_replica_healthy",
+            "1 while a remote engine replica takes requests, 0 while it is out",
+            replica,
+            registry=registry,
+        )

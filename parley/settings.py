@@ -90,6 +90,9 @@ class TierSource(BaseModel):
     credit_threshold: Decimal = Field(default=Decimal(0), ge=0)
     monthly_cap: Decimal | None = Field(default=None, ge=0)
     classes: dict[str, ClassLimitsSource] = Field(default_factory=dict)
+    batch_queue: int | None = Field(
+        default=None, ge=1, description="batch requests processing at once; None: unlimited"
+    )
 
 
 class PriceSource(BaseModel):
@@ -172,13 +175,66 @@ class LimitsSettings(BaseModel):
     )
 
 
+class ContextExtensionSource(BaseModel):
+    """RoPE scaling past a model's trained window (llama.cpp's linear or YaRN)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["linear", "yarn"] = Field(
+        default="yarn", description="yarn keeps more quality than linear at the same factor"
+    )
+    factor: float = Field(ge=1.0, le=32.0, description="the trained window times this is usable")
+    trained_window: int | None = Field(
+        default=None, ge=16, description="the window scaling starts from; default: the file's"
+    )
+
+
+class BatchesSettings(BaseModel):
+    """Message Batches: the worker in this process, and the batches' lifetimes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    worker: bool = Field(default=True, description="run a batch worker inside `parley serve`")
+    concurrency: int = Field(default=8, ge=1, description="batch requests a worker runs at once")
+    expires_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="a batch's unfinished requests expire after this"
+    )
+    retention_seconds: float = Field(
+        default=29 * 24 * 3600.0, gt=0, description="results are deleted this long after creation"
+    )
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="a dead worker's requests are claimed again after this"
+    )
+    poll_seconds: float = Field(default=0.5, gt=0, description="idle wait between claims")
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="largest batch body")
+
+
+class ReplicaSource(BaseModel):
+    """One server of a remote model, and the region of `[regions]` it runs in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1)
+    region: str | None = Field(default=None, description="none: serves every region")
+
+
 class ModelSource(BaseModel):
-    """An operator-added catalog entry: a local GGUF file or a Hugging Face repo + file."""
+    """An operator-added catalog entry: a local GGUF file, a Hugging Face repo + file, or
+    servers that run the model (llama-server, vLLM)."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: str
     display_name: str | None = None
+    backend: Literal["llama-cpp", "llama-server", "vllm"] = Field(
+        default="llama-cpp", description="in-process llama.cpp, or the servers in `urls`"
+    )
+    urls: list[str | ReplicaSource] = Field(
+        default_factory=list, description="a remote backend's replicas: URLs or {url, region}"
+    )
+    gguf: Path | None = Field(
+        default=None, description="a remote model's GGUF, opened vocab-only for tokenizing"
+    )
     path: Path | None = None
     hf_repo: str | None = None
     hf_file: str | None = None
@@ -193,11 +249,44 @@ class ModelSource(BaseModel):
     cache_reads_count_itpm: bool = Field(
         default=False, description="whether cache reads count toward input tokens per minute"
     )
+    chat_template: str | None = Field(
+        default=None,
+        description="chatml, gemma, llama3, mistral, phi3, qwen, or a Jinja template; default: "
+        "the file's own, else the format of its architecture",
+    )
+    context_extension: ContextExtensionSource | None = Field(
+        default=None, description="RoPE scaling, for a context_window past the trained one"
+    )
     # The engine's GPU settings for this model; absent ones are [engine]'s.
     n_gpu_layers: int | None = Field(default=None, ge=-1)
     main_gpu: int | None = Field(default=None, ge=0)
     tensor_split: list[float] | None = None
     flash_attn: Literal["auto", "on", "off"] | None = None
+
+
+class RemoteSettings(BaseModel):
+    """How Parley talks to remote engine servers and spreads requests over their replicas."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    routing: Literal["prefix", "round-robin"] = Field(
+        default="prefix", description="replica choice: prefix affinity, or plain rotation"
+    )
+    imbalance_cap: int = Field(
+        default=4,
+        ge=0,
+        description="in-flight requests a prefix's replica may run beyond the least loaded one",
+    )
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="longest wait for the next streamed piece"
+    )
+    health_interval_seconds: float = Field(
+        default=5.0, gt=0, description="how often every replica's /health is checked"
+    )
+    retry_seconds: float = Field(
+        default=10.0, gt=0, description="how long a failed replica stays out before a recheck"
+    )
 
 
 class Settings(BaseSettings):
@@ -214,13 +303,20 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
     )
     default_model: bool = Field(default=True, description="serve the packaged SmolLM2 model")
+    gemma_model: bool = Field(
+        default=False,
+        description="also serve the packaged Gemma 3 270M (32k window: fits Claude Code's "
+        "default prompt); its file is assembled into data_dir/models on first start",
+    )
     models: list[ModelSource] = Field(default_factory=list)
     aliases: dict[str, str] = Field(
         default_factory=dict, description="extra model ids mapped onto catalog ids"
     )
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    remote: RemoteSettings = Field(default_factory=RemoteSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    batches: BatchesSettings = Field(default_factory=BatchesSettings)
     prices: dict[str, PriceSource] = Field(
         default_factory=_default_prices, description="per catalog id; unpriced models cost 0"
     )
@@ -240,6 +336,14 @@ class Settings(BaseSettings):
         default=None,
         description="redis:// URL of the prompt-cache registry shared by replicas; "
         "default: in-process",
+    )
+    thread_store_url: str | None = Field(
+        default=None,
+        description="redis:// URL holding thread replies (sealed) for every replica; "
+        "default: this process's memory",
+    )
+    thread_store_max_replies: int = Field(
+        default=10_000, ge=1, description="thread replies held in memory; oldest go first"
     )
     default_region: str = Field(
         default="us-east-1",

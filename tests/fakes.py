@@ -22,6 +22,7 @@ from parley.domain.ports import (
     TokenOut,
 )
 from parley.domain.prompt import Conversation
+from parley.domain.tools import GENERIC
 from parley.errors import OverloadedError
 
 ANSWER = "This is the fake engine's scripted answer."
@@ -44,6 +45,7 @@ class FakeEngine:
     def __init__(self, answer: str = ANSWER, *, context_window: int = 8192) -> None:
         self.answer = answer
         self.context_window = context_window
+        self.tool_format = GENERIC
         self.overloaded = False
         self.closed = False
         self.requests: list[GenerateRequest] = []

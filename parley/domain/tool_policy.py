@@ -9,7 +9,7 @@ from typing import Literal
 
 from parley.domain.ports import JsonConstraint, ToolCallConstraint
 from parley.domain.schemas import check_schema
-from parley.domain.tools import CALL_CLOSE, CALL_OPEN, forced_schema
+from parley.domain.tools import GENERIC, ToolFormat
 from parley.errors import InvalidRequestError
 from parley.wire.messages import CountTokensParams, ToolParam
 
@@ -22,13 +22,14 @@ class ToolPolicy:
     tools: tuple[ToolParam, ...] = ()
     forced: tuple[ToolParam, ...] = ()  # the tools a forced call chooses among
     parallel: bool = True
+    format: ToolFormat = GENERIC  # how the model writes calls
 
     @property
     def names(self) -> set[str]:
         return {tool.name for tool in self.tools}
 
     @classmethod
-    def of(cls, params: CountTokensParams) -> ToolPolicy:
+    def of(cls, params: CountTokensParams, tool_format: ToolFormat = GENERIC) -> ToolPolicy:
         """The request's policy, or a 400 for tools and a tool_choice that do not fit."""
         tools = tuple(params.tools or ())
         _check_tools(tools)
@@ -40,31 +41,34 @@ class ToolPolicy:
             raise InvalidRequestError(f"tool_choice.name: no tool named {choice.name!r}")
         parallel = not (choice is not None and choice.disable_parallel_tool_use)
         if not tools or (choice is not None and choice.type == "none"):
-            return cls("text", tools, parallel=parallel)
+            return cls("text", tools, parallel=parallel, format=tool_format)
         if choice is None or choice.type == "auto":
-            return cls("auto", tools, parallel=parallel)
+            return cls("auto", tools, parallel=parallel, format=tool_format)
         if params.output_config is not None and params.output_config.format is not None:
             raise InvalidRequestError(
                 "output_config.format: cannot be combined with a forced tool_choice"
             )
         forced = tuple(t for t in tools if choice.type == "any" or t.name == choice.name)
-        return cls("forced", tools, forced, parallel)
+        return cls("forced", tools, forced, parallel, tool_format)
 
     def answer(self, params: CountTokensParams) -> JsonConstraint | None:
         """The constraint on the whole answer: a forced call, or structured output."""
         if self.mode == "forced":
-            return JsonConstraint(forced_schema(self.forced), "tools")
+            return JsonConstraint(self.format.schema(self.forced), "tools")
         output = params.output_config
         if output is not None and output.format is not None:
             return JsonConstraint(output.format.schema_, "output_config.format.schema")
         return None
 
     def tool_call(self) -> ToolCallConstraint | None:
-        """Under `auto`, a call the model begins is finished under the tools' schemas."""
-        if self.mode != "auto":
+        """Under `auto`, a call the model begins is finished under the tools' schemas (in a
+        format whose calls have an opening to begin with)."""
+        if self.mode != "auto" or not self.format.opening:
             return None
         return ToolCallConstraint(
-            JsonConstraint(forced_schema(self.tools), "tools"), CALL_OPEN, CALL_CLOSE
+            JsonConstraint(self.format.schema(self.tools), "tools"),
+            self.format.opening,
+            self.format.closing,
         )
 
 

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
+from parley.domain.invalid import from_validation_error
 from parley.errors import InvalidRequestError, RequestTooLargeError
-from parley.routes.errors import from_validation_error
 
 Model = TypeVar("Model", bound=BaseModel)
 

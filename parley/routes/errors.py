@@ -6,7 +6,6 @@ import json
 import logging
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +19,6 @@ from parley.errors import (
 )
 
 log = logging.getLogger(__name__)
-_UNION_LABELS = {"str", "int", "float", "bool", "dict", "list", "none"}
 
 
 def envelope(exc: ParleyError, request_id: str | None) -> dict[str, Any]:
@@ -37,21 +35,6 @@ def error_response(exc: ParleyError, request_id: str | None) -> Response:
         media_type="application/json",
         headers=exc.headers,
     )
-
-
-def from_validation_error(exc: ValidationError) -> InvalidRequestError:
-    """The deepest error, with a dotted path that names the field (`messages.0.role: ...`)."""
-    errors = exc.errors(include_url=False)
-    deepest = max(errors, key=lambda e: len(e["loc"]))
-    path = ".".join(str(part) for part in deepest["loc"] if _is_field(part))
-    return InvalidRequestError(f"{path}: {deepest['msg']}" if path else str(deepest["msg"]))
-
-
-def _is_field(part: int | str) -> bool:
-    """Drops the labels pydantic adds for union members (`str`, `list[...]`, block tags)."""
-    if isinstance(part, int):
-        return True
-    return "[" not in part and part not in _UNION_LABELS and not part.startswith("block:")
 
 
 def request_id_of(request: Request) -> str | None:

@@ -15,6 +15,7 @@ from parley.routes.errors import request_id_of
 from parley.routes.sse import encode
 from parley.services.auth import AuthService
 from parley.services.messages import MessagesService
+from parley.services.validation import check_billing_policy
 from parley.wire.messages import CountTokensParams, MessageCreateParams, MessageTokensCount
 
 T = TypeVar("T")
@@ -43,6 +44,7 @@ def messages_router(auth: AuthService, service: MessagesService, max_bytes: int)
     async def create_message(request: Request) -> Response:
         principal = await authenticate(auth, request)
         params = parse(MessageCreateParams, await read_json(request, max_bytes))
+        check_billing_policy(params, request.headers.get("anthropic-user-profile-id"))
         admitted = await service.admit(
             params,
             principal,

@@ -11,16 +11,20 @@ class AuthService:
         self._keys = keys
 
     async def authenticate(self, x_api_key: str | None, authorization: str | None) -> Principal:
-        secret = x_api_key
+        secret, header = x_api_key, "x-api-key"
         if not secret and authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() == "bearer" and token.strip():
-                secret = token.strip()
+                secret, header = token.strip(), "Authorization: Bearer"
         if not secret:
             raise AuthenticationError("x-api-key header is required")
         principal = await self._keys.authenticate(secret)
         if principal is None:
-            raise AuthenticationError("invalid x-api-key")
+            # named after the header the key came in, so a Bearer client is not sent looking
+            # for an x-api-key it never set
+            raise AuthenticationError(
+                f"invalid {header}" if header == "x-api-key" else f"invalid API key in {header}"
+            )
         return principal
 
 

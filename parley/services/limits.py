@@ -148,6 +148,8 @@ class RateLimits(Gate):
     async def admit(self, principal: Principal, demand: Demand) -> Ticket:
         now = self._clock.now()
         await self._check_spend(principal.organization_id, now)
+        if demand.billing.service_tier == "batch":
+            return Ticket((), (), {}, 0)  # batches use no per-minute bucket: only the cap
         output = demand.max_tokens if self._otpm == "reserve" else min(1, demand.max_tokens)
         costs = Costs(requests=1, input_tokens=demand.input_tokens, output_tokens=output)
         metered = charges(await self.owners(principal, demand.rate_class), demand.rate_class, costs)
@@ -163,6 +165,17 @@ class RateLimits(Gate):
             )
         on_output = tuple(m.charge for m in metered if m.limiter == "output-tokens")
         return Ticket(tuple(m.charge for m in metered), on_output, answer, output)
+
+    async def check_batch_queue(self, organization_id: str, queued: int, adding: int) -> None:
+        """A 429 for a batch that would put more requests in the organization's processing
+        queue than its tier allows."""
+        tier = await self.tier(organization_id)
+        if tier.batch_queue is not None and queued + adding > tier.batch_queue:
+            raise RateLimitError(
+                f"This batch of {adding} requests would exceed your organization's limit of "
+                f"{tier.batch_queue} batch requests in the processing queue "
+                f"({queued} already queued). Please try again once some have finished.",
+            )
 
     async def _check_spend(self, organization_id: str, now: float) -> None:
         tier = await self.tier(organization_id)

@@ -1,7 +1,8 @@
 """The Messages pipeline (DESIGN.md), one step per call: authenticate (at the edge) ->
-validate -> resolve and render -> plan the cache -> admit against limits -> generate ->
-usage, price and ledger -> settle -> respond. Every surface (first-party, Vertex, Bedrock) and
-the batch worker go through `admit`, then `create` or `stream`."""
+open the thread -> validate -> resolve and render -> plan the cache -> admit against limits ->
+generate -> usage, price and ledger -> keep the thread's reply -> settle -> respond. Every
+surface (first-party, Vertex, Bedrock) and the batch worker go through `admit`, then `create`
+or `stream`."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from parley.domain.regions import RegionMap
 from parley.errors import InternalServerError, OverloadedError
 from parley.services.assembly import assembler_for
 from parley.services.caching import PromptCache
+from parley.services.compaction import compacted, compaction_events, summarize_call
 from parley.services.events import StreamSequencer
 from parley.services.generation import Outcome, Progress, run_generation
 from parley.services.limits import Demand, Gate, RateLimits
 from parley.services.metering import Meter
 from parley.services.prepared import PreparedMessage
 from parley.services.rendering import Renderer
-from parley.services.validation import check_prewarm, check_version_fields
+from parley.services.threads import Threads, ThreadTurn
+from parley.services.validation import check_prewarm, check_version_fields, resolve_output_format
 from parley.wire.messages import CountTokensParams, Diagnostics, Message, MessageCreateParams
 from parley.wire.stream import StreamEvent
 
@@ -34,6 +37,7 @@ class Admitted:
 
     prepared: PreparedMessage
     events: EngineStream
+    thread: ThreadTurn | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -51,15 +55,17 @@ class MessagesService:
         *,
         quotas: Gate,
         regions: RegionMap,
+        threads: Threads,
     ) -> None:
         """`limits`: the first-party tiers, caps and buckets; `quotas`: the partner surfaces'
-        own; `regions`: where each request may run."""
+        own; `regions`: where each request may run; `threads`: the replies held for threads."""
         self._renderer = Renderer(catalog, engines)
         self._cache = prompt_cache
         self._limits = limits
         self._quotas = quotas
         self._regions = regions
         self._meter = meter
+        self._threads = threads
         self._closing: set[asyncio.Task[None]] = set()
 
     def _gate(self, billing: BillingContext) -> Gate:
@@ -75,6 +81,7 @@ class MessagesService:
         """The whole prompt: what a create's three input counts add up to. Never caches.
         With `billing`, a region that does not exist or serve the model is a 404 here too."""
         check_version_fields(params, version)
+        params = resolve_output_format(params)
         rendered = await self._renderer.render(params, block_ends=False)
         if billing is not None:
             self._regions.place(region=billing.region, geo=billing.geo, model=rendered.entry.id)
@@ -88,14 +95,43 @@ class MessagesService:
         version: str | None,
         request_id: str,
         billing: BillingContext | None = None,
+        priority: int = 0,
+        fixed_id: str | None = None,
     ) -> Admitted:
-        """Every refusal (400, 404, 429, 529) comes from here, before any response header."""
+        """Every refusal (400, 404, 429, 529) comes from here, before any response header.
+        `priority`: the engine's (GenerateRequest.priority); `fixed_id`: the message id, for
+        a request that may run again (a batch request rerun after a crash) under one id."""
+        asked = billing or BillingContext.first_party(params.inference_geo)
+        thread = await self._threads.open(params, principal, asked.surface)
+        try:
+            params = params if thread is None else thread.params
+            admitted = await self._admit(
+                params, principal, version, request_id, asked, priority=priority, fixed_id=fixed_id
+            )
+        except BaseException:
+            await self._threads.abandon(thread)
+            raise
+        return replace(admitted, thread=thread)
+
+    async def _admit(
+        self,
+        params: MessageCreateParams,
+        principal: Principal,
+        version: str | None,
+        request_id: str,
+        asked: BillingContext,
+        *,
+        priority: int,
+        fixed_id: str | None,
+    ) -> Admitted:
         started_at = self._meter.now()
         check_version_fields(params, version)
+        params = resolve_output_format(params)
+        if params.compaction is not None:
+            params = summarize_call(params)
         check_prewarm(params)
         rendered = await self._renderer.render(params)
         check_max_tokens(rendered.entry, params.max_tokens)
-        asked = billing or BillingContext.first_party(params.inference_geo)
         placement = self._regions.place(region=asked.region, geo=asked.geo, model=rendered.entry.id)
         billing = replace(asked, geo=placement.geo)
         scope = CacheScope(principal.organization_id, principal.workspace_id, rendered.entry.id)
@@ -109,7 +145,7 @@ class MessagesService:
         )
         demand = Demand.of(rendered.entry, cache.plan, params.max_tokens, billing)
         ticket = await self._gate(billing).admit(principal, demand)
-        new_id = message_id()
+        new_id = fixed_id or message_id()
         reason = await self._cache.diagnose(
             scope, new_id, params, rendered.conversation, rendered.prompt
         )
@@ -130,6 +166,7 @@ class MessagesService:
             cache=cache,
             ticket=ticket,
             diagnostics=diagnostics,
+            priority=priority,
         )
         return Admitted(prepared, await self._start(prepared))
 
@@ -150,6 +187,7 @@ class MessagesService:
         assembler = assembler_for(prepared.policy, prepared.prefill)
         outcome: Outcome | None = None
         progress = Progress()
+        kept = False
         try:
             async for piece in self._pieces(admitted, progress):
                 if isinstance(piece, Outcome):
@@ -158,14 +196,21 @@ class MessagesService:
                 else:
                     for _ in assembler.feed(piece):
                         pass  # a JSON answer needs only the final blocks
+            if outcome is None:
+                raise InternalServerError("generation ended without an outcome")
+            _, content, called = assembler.finish(outcome.stop_reason == "end_turn")
+            outcome = outcome.with_tool_use(called)
+            if prepared.params.max_tokens == 0:
+                content = []
+            if prepared.params.compaction is not None:
+                summary, outcome = compacted(content, outcome)
+                content = [summary]
+            message = prepared.message(content, outcome)
+            await self._threads.keep(admitted.thread, message)
+            kept = True
+            return message
         finally:
-            await self._finish(admitted, progress, billed=outcome is not None)
-        if outcome is None:
-            raise InternalServerError("generation ended without an outcome")
-        _, content, called = assembler.finish(outcome.stop_reason == "end_turn")
-        if prepared.params.max_tokens == 0:
-            content = []
-        return prepared.message(content, outcome.with_tool_use(called))
+            await self._finish(admitted, progress, billed=outcome is not None, kept=kept)
 
     async def stream(self, admitted: Admitted) -> AsyncIterator[StreamEvent]:
         prepared = admitted.prepared
@@ -173,26 +218,36 @@ class MessagesService:
         yield sequencer.start()
         assembler = assembler_for(prepared.policy, prepared.prefill)
         progress = Progress()
-        billed = False
+        billed = kept = False
+        summarizing = prepared.params.compaction is not None  # one block, once it is whole
         try:
             async for piece in self._pieces(admitted, progress):
                 if not isinstance(piece, Outcome):
-                    for event in sequencer.blocks(assembler.feed(piece)):
+                    blocks = assembler.feed(piece)
+                    if summarizing:
+                        list(blocks)  # the summary streams as one block at the end
+                        continue
+                    for event in sequencer.blocks(blocks):
                         yield event
                     continue
-                rest, _, called = assembler.finish(piece.stop_reason == "end_turn")
+                rest, content, called = assembler.finish(piece.stop_reason == "end_turn")
+                outcome = piece.with_tool_use(called)
+                if summarizing:
+                    summary, outcome = compacted(content, outcome)
+                    rest, content = compaction_events(summary), [summary]
                 for event in sequencer.blocks(rest):
                     yield event
-                outcome = piece.with_tool_use(called)
                 yield sequencer.delta(outcome)
                 await self._bill(prepared, outcome.output_tokens)
                 billed = True
+                await self._threads.keep(admitted.thread, prepared.message(content, outcome))
+                kept = True
                 yield sequencer.stop()
                 return
         except Exception as exc:
             yield sequencer.error(exc)
         finally:
-            await self._finish(admitted, progress, billed)  # also when the client left
+            await self._finish(admitted, progress, billed, kept)  # also when the client left
 
     def _pieces(self, admitted: Admitted, progress: Progress) -> AsyncIterator[str | Outcome]:
         stops = admitted.prepared.params.stop_sequences or []
@@ -210,20 +265,27 @@ class MessagesService:
             started_at=prepared.started_at,
         )
 
-    async def _finish(self, admitted: Admitted, progress: Progress, billed: bool) -> None:
+    async def _finish(
+        self, admitted: Admitted, progress: Progress, billed: bool, kept: bool
+    ) -> None:
         """Shielded: a client that goes away cancels the request's task, but its settling
         and billing still run to the end."""
-        task = asyncio.ensure_future(self._close(admitted, progress, billed))
+        task = asyncio.ensure_future(self._close(admitted, progress, billed, kept))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
         await asyncio.shield(task)
 
-    async def _close(self, admitted: Admitted, progress: Progress, billed: bool) -> None:
+    async def _close(
+        self, admitted: Admitted, progress: Progress, billed: bool, kept: bool
+    ) -> None:
         """Runs however the request ended: stops generating, settles the output tokens, and
         bills a request that ended early (the client left) for what it generated; one that
-        failed before generating anything is not billed."""
+        failed before generating anything is not billed. A threaded reply that did not
+        complete is not stored, and the reply it continued can be continued again."""
         prepared = admitted.prepared
         await admitted.events.aclose()
+        if not kept:
+            await self._threads.abandon(admitted.thread)
         await self._gate(prepared.billing).settle(prepared.ticket, progress.output_tokens)
         if not billed and progress.output_tokens > 0:
             await self._bill(prepared, progress.output_tokens)

@@ -11,6 +11,7 @@ from parley.domain.billing import BillingContext
 from parley.domain.caching import CachePlan
 from parley.domain.catalog import ModelEntry
 from parley.domain.ports import Engine, GenerateRequest, Principal, Sampling
+from parley.domain.threads import IDLE_SECONDS
 from parley.domain.tool_policy import ToolPolicy
 from parley.services.caching import CacheDecision
 from parley.services.generation import Outcome
@@ -19,6 +20,7 @@ from parley.wire.messages import (
     CacheCreation,
     ContentBlock,
     Diagnostics,
+    FallbackCredit,
     Message,
     MessageCreateParams,
     Usage,
@@ -42,6 +44,7 @@ class PreparedMessage:
     ticket: Ticket
     diagnostics: Diagnostics | None = None
     regions: frozenset[str] | None = None  # where it may run (domain/regions.py); None: anywhere
+    priority: int = 0  # GenerateRequest.priority: batch work runs behind interactive requests
 
     @property
     def plan(self) -> CachePlan:
@@ -59,6 +62,7 @@ class PreparedMessage:
             ),
             output_tokens=output_tokens,
             service_tier=self.billing.service_tier,
+            fallback_credit=None if self.params.fallback_credit_token is None else FallbackCredit(),
         )
 
     def message(self, content: list[ContentBlock], outcome: Outcome | None) -> Message:
@@ -84,7 +88,9 @@ class PreparedMessage:
             ),
             tenant=self.principal.workspace_id,
             pins=self.plan.pins(),
+            keep_warm=IDLE_SECONDS if params.thread is not None else 0.0,
             answer=self.policy.answer(params),
             tool_call=self.policy.tool_call(),
             regions=self.regions,
+            priority=self.priority,
         )

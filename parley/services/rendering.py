@@ -11,6 +11,7 @@ from parley.domain.caching import Breakpoint
 from parley.domain.catalog import Catalog, ModelEntry
 from parley.domain.ports import Engine, RenderedPrompt
 from parley.domain.prompt import Conversation, ModelAbilities, build_conversation
+from parley.domain.tool_changes import tools_in_effect
 from parley.domain.tool_policy import ToolPolicy
 from parley.errors import InvalidRequestError
 from parley.services.caching import request_breakpoints
@@ -38,15 +39,19 @@ class Renderer:
         30 ms), so the streams being served meanwhile do not stall. `block_ends` False skips
         locating the blocks (counting needs only the tokens)."""
         entry = self._catalog.resolve_for_inference(params.model)
-        policy = check_features(params, entry)
+        engine = self._engines[entry.id]
+        offered = tools_in_effect(params.tools, params.messages)
+        policy = check_features(
+            params.model_copy(update={"tools": offered}), entry, engine.tool_format
+        )
         conversation = build_conversation(
             params.system,
             params.messages,
             ModelAbilities(image_input=entry.image_input),
             params.tools,
+            engine.tool_format,
         )
         breakpoints = request_breakpoints(params, conversation)  # its 400s, also for counting
-        engine = self._engines[entry.id]
         prompt = await asyncio.to_thread(engine.render, conversation, block_ends=block_ends)
         if len(prompt.tokens) > engine.context_window:
             raise InvalidRequestError(

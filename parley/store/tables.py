@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -15,6 +16,8 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -100,4 +103,45 @@ aws_credentials = Table(
     Column("secret_sealed", LargeBinary, nullable=False),  # domain/sealing.py, never plain
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+message_batches = Table(
+    "message_batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("organization_id", String(64), nullable=False),
+    Column("workspace_id", String(64), nullable=False),  # "" for an admin key's
+    Column("api_key_id", String(64), nullable=False),
+    Column("version", String(32), nullable=True),  # anthropic-version it was created with
+    Column("total", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("cancel_initiated_at", DateTime(timezone=True), nullable=True),
+    Column("archived_at", DateTime(timezone=True), nullable=True),
+    # the tallies, set when the batch ends (kept once its results are deleted)
+    Column("succeeded", Integer, nullable=False, server_default="0"),
+    Column("errored", Integer, nullable=False, server_default="0"),
+    Column("canceled", Integer, nullable=False, server_default="0"),
+    Column("expired", Integer, nullable=False, server_default="0"),
+    Index("message_batches_by_organization", "organization_id", "created_at"),
+)
+
+batch_requests = Table(
+    "batch_requests",
+    metadata,
+    Column("id", String(64), primary_key=True),  # also the ledger's request id: billed once
+    Column("batch_id", String(64), ForeignKey("message_batches.id"), nullable=False),
+    Column("custom_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("result", Text, nullable=True),
+    Column("leader_id", String(64), nullable=True),  # runs once its group's leader has ended
+    Column("rank", Integer, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True),  # epoch seconds
+    UniqueConstraint("batch_id", "custom_id"),
+    Index("batch_requests_by_batch", "batch_id", "seq"),
+    Index("batch_requests_by_state", "state", "batch_id"),
 )

@@ -58,6 +58,39 @@ class RedactedThinkingBlockParam(WireModel):
     data: str
 
 
+class ToolChangeParam(WireModel):
+    """What a `tool_addition`/`tool_removal` names: `tool_reference` (a tool by name) or
+    `tool_definition` (a `tools` entry in `definition`); the MCP kinds are refused."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    name: str | None = None
+    definition: dict[str, Any] | None = None
+
+
+class ToolAdditionBlockParam(WireModel):
+    type: Literal["tool_addition"]
+    tool: ToolChangeParam
+    cache_control: CacheControlEphemeral | None = None
+
+
+class ToolRemovalBlockParam(WireModel):
+    type: Literal["tool_removal"]
+    tool: ToolChangeParam
+    cache_control: CacheControlEphemeral | None = None
+
+
+class CompactionBlockParam(WireModel):
+    """A summary an earlier `compaction` request returned; `content` None is a failed one."""
+
+    type: Literal["compaction"]
+    content: str | None = None
+    encrypted_content: str | None = None
+    signature: str | None = None
+    tool_changes: list[dict[str, Any]] | None = None
+    cache_control: CacheControlEphemeral | None = None
+
+
 class OtherBlockParam(WireModel):
     """Server-tool and newer block types: accepted on the wire, refused by the service by name."""
 
@@ -73,6 +106,9 @@ _KNOWN_BLOCKS = {
     "tool_result",
     "thinking",
     "redacted_thinking",
+    "tool_addition",
+    "tool_removal",
+    "compaction",
 }
 
 
@@ -89,6 +125,9 @@ ContentBlockParam = Annotated[
     | Annotated[ToolResultBlockParam, Tag("block:tool_result")]
     | Annotated[ThinkingBlockParam, Tag("block:thinking")]
     | Annotated[RedactedThinkingBlockParam, Tag("block:redacted_thinking")]
+    | Annotated[ToolAdditionBlockParam, Tag("block:tool_addition")]
+    | Annotated[ToolRemovalBlockParam, Tag("block:tool_removal")]
+    | Annotated[CompactionBlockParam, Tag("block:compaction")]
     | Annotated[OtherBlockParam, Tag("block:other")],
     Discriminator(_block_tag),
 ]

@@ -18,12 +18,21 @@ StopReason = Literal[
     "pause_turn",
     "refusal",
     "model_context_window_exceeded",
+    "compaction",
 ]
 
 
+class SystemMessageOutputConfigParam(WireModel):
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+
+
 class MessageParam(WireModel):
+    """`clear_at` and `output_config` belong to `role: "system"` messages only."""
+
     role: Role
     content: str | list[ContentBlockParam]
+    clear_at: Literal["next_user_message", "never"] | None = None
+    output_config: SystemMessageOutputConfigParam | None = None
 
 
 class MetadataParam(WireModel):
@@ -56,9 +65,47 @@ class JSONOutputFormatParam(WireModel):
     schema_: dict[str, Any] = Field(alias="schema")
 
 
+class TaskBudgetParam(WireModel):
+    type: Literal["tokens"]
+    total: int = Field(gt=0)
+    remaining: int | None = Field(default=None, ge=0)
+
+
 class OutputConfigParam(WireModel):
     effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
     format: JSONOutputFormatParam | None = None
+    task_budget: TaskBudgetParam | None = None
+
+
+class ThreadParam(StrictWireModel):
+    """`create` starts a thread; `continue` sends only the messages after the reply
+    `previous_message_id` (services/threads.py)."""
+
+    type: Literal["create", "continue"]
+    previous_message_id: str | None = None
+
+
+class BillingPolicyParam(StrictWireModel):
+    type: Literal["billing_policy"]
+    bill_to: Literal["self", "user_profile"] | None = None
+
+
+class CompactionParam(StrictWireModel):
+    type: Literal["summarize"]
+    instructions: str | None = None
+
+
+class FallbackParam(StrictWireModel):
+    model: str
+    max_tokens: int | None = None
+    thinking: dict[str, Any] | None = None
+    output_config: dict[str, Any] | None = None
+    speed: Literal["standard", "fast"] | None = None
+
+
+class FallbackCreditTokenParam(StrictWireModel):
+    token: str
+    mode: Literal["strict", "best_effort"] | None = None
 
 
 class DiagnosticsParam(WireModel):
@@ -79,6 +126,9 @@ class CountTokensParams(StrictWireModel):
     speed: Literal["standard", "fast"] | None = None
     context_management: dict[str, Any] | None = None
     mcp_servers: list[dict[str, Any]] | None = None
+    output_format: JSONOutputFormatParam | None = None  # the older spelling of output_config
+    billing_policy: BillingPolicyParam | None = None  # count_tokens ignores it
+    compaction: CompactionParam | None = None  # count_tokens ignores it
 
 
 class MessageCreateParams(CountTokensParams):
@@ -93,6 +143,9 @@ class MessageCreateParams(CountTokensParams):
     inference_geo: str | None = None
     diagnostics: DiagnosticsParam | None = None
     container: str | dict[str, Any] | None = None
+    thread: ThreadParam | None = None
+    fallbacks: list[FallbackParam] | Literal["default"] | None = None
+    fallback_credit_token: str | FallbackCreditTokenParam | None = None
 
 
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k")
@@ -110,12 +163,30 @@ class ToolUseBlock(BaseModel):
     input: dict[str, Any]
 
 
-ContentBlock = TextBlock | ToolUseBlock
+class CompactionBlock(BaseModel):
+    """The summary a `compaction` request returns, alone; sent back first in `messages`."""
+
+    type: Literal["compaction"] = "compaction"
+    content: str | None
+
+
+ContentBlock = TextBlock | ToolUseBlock | CompactionBlock
 
 
 class CacheCreation(BaseModel):
     ephemeral_5m_input_tokens: int = 0
     ephemeral_1h_input_tokens: int = 0
+
+
+class FallbackCreditStatus(BaseModel):
+    type: Literal["not_applied"] = "not_applied"
+    reason: Literal["not_enabled"] = "not_enabled"
+
+
+class FallbackCredit(BaseModel):
+    """Parley mints no fallback credit tokens, so one sent `best_effort` is never applied."""
+
+    status: FallbackCreditStatus = Field(default_factory=FallbackCreditStatus)
 
 
 class Usage(BaseModel):
@@ -126,6 +197,7 @@ class Usage(BaseModel):
     output_tokens: int
     service_tier: Literal["standard", "priority", "batch"] = "standard"
     inference_geo: str = "not_available"
+    fallback_credit: FallbackCredit | None = None
 
 
 class Diagnostics(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from parley.wire.errors import ErrorObject
-from parley.wire.messages import Message, StopReason, TextBlock, ToolUseBlock
+from parley.wire.messages import CompactionBlock, Message, StopReason, TextBlock, ToolUseBlock
 
 
 class MessageStartEvent(BaseModel):
@@ -18,7 +18,7 @@ class MessageStartEvent(BaseModel):
 class ContentBlockStartEvent(BaseModel):
     type: Literal["content_block_start"] = "content_block_start"
     index: int
-    content_block: TextBlock | ToolUseBlock
+    content_block: TextBlock | ToolUseBlock | CompactionBlock
 
 
 class TextDelta(BaseModel):
@@ -31,10 +31,15 @@ class InputJSONDelta(BaseModel):
     partial_json: str
 
 
+class CompactionDelta(BaseModel):
+    type: Literal["compaction_delta"] = "compaction_delta"
+    content: str | None
+
+
 class ContentBlockDeltaEvent(BaseModel):
     type: Literal["content_block_delta"] = "content_block_delta"
     index: int
-    delta: TextDelta | InputJSONDelta
+    delta: TextDelta | InputJSONDelta | CompactionDelta
 
 
 class ContentBlockStopEvent(BaseModel):

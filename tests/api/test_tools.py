@@ -37,6 +37,19 @@ TIME = {
     },
 }
 ASK = [{"role": "user", "content": "What is the weather in Paris?"}]
+# Greedy decoding (sampling parameters are honoured under the older version), so a streamed
+# and a JSON answer to the same request are the same tokens.
+GREEDY: dict[str, Any] = {
+    "extra_body": {"temperature": 0},
+    "extra_headers": {"anthropic-version": "2023-06-01"},
+}
+# A forced call that max_tokens cuts inside its input.
+CUT: dict[str, Any] = {
+    **GREEDY,
+    "tools": [WEATHER],
+    "tool_choice": {"type": "tool", "name": "get_weather"},
+    "max_tokens": 16,
+}
 
 
 def create(client: anthropic.Anthropic, **body: Any) -> anthropic.types.Message:
@@ -228,3 +241,32 @@ def test_under_auto_a_call_once_started_is_finished_under_the_grammar(
     assert block.type == "tool_use" and block.name in {"get_weather", "get_time"}
     schema = WEATHER if block.name == "get_weather" else TIME
     jsonschema.validate(block.input, schema["input_schema"])
+
+
+def test_a_forced_call_cut_by_max_tokens_is_an_incomplete_tool_use_block(
+    client: anthropic.Anthropic,
+) -> None:
+    message = create(client, **CUT)
+    assert message.stop_reason == "max_tokens" and message.usage.output_tokens == 16
+    (block,) = message.content
+    assert block.type == "tool_use" and block.name == "get_weather"
+    assert block.id.startswith("toolu_") and isinstance(block.input, dict)
+
+
+def test_a_cut_forced_call_streams_json_pieces_and_ends_as_the_json_answer_does(
+    client: anthropic.Anthropic,
+) -> None:
+    deltas: list[Any] = []
+    body = {key: value for key, value in CUT.items() if key != "max_tokens"}
+    with client.messages.stream(model=MODEL, max_tokens=16, messages=ASK, **body) as stream:
+        for event in stream:
+            if event.type == "content_block_delta":
+                deltas.append(event.delta)
+        streamed = stream.get_final_message()
+    answered = create(client, **CUT)
+    assert {delta.type for delta in deltas} == {"input_json_delta"}
+    assert streamed.stop_reason == answered.stop_reason == "max_tokens"
+    assert [(b.type, b.name, b.input) for b in streamed.content] == [  # type: ignore[union-attr]
+        (b.type, b.name, b.input)
+        for b in answered.content  # type: ignore[union-attr]
+    ]

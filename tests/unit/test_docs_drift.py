@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from parley.settings import EngineSettings, LimitsSettings, ModelSource, Settings
+from parley.settings import (
+    BatchesSettings,
+    EngineSettings,
+    LimitsSettings,
+    ModelSource,
+    RemoteSettings,
+    ReplicaSource,
+    Settings,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CONFIGURATION = (DOCS / "configuration.md").read_text()
@@ -15,7 +23,7 @@ CONFIGURATION = (DOCS / "configuration.md").read_text()
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_every_setting_is_documented_with_its_variable(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
-    if name not in ("engine", "limits"):
+    if name not in ("engine", "limits", "batches", "remote"):
         assert f"`PARLEY_{name.upper()}`" in CONFIGURATION
 
 
@@ -29,6 +37,23 @@ def test_every_engine_setting_is_documented_with_its_variable(name: str) -> None
 def test_every_limits_setting_is_documented_with_its_variable(name: str) -> None:
     assert f"`{name}`" in CONFIGURATION
     assert f"`PARLEY_LIMITS__{name.upper()}`" in CONFIGURATION
+
+
+@pytest.mark.parametrize("name", sorted(BatchesSettings.model_fields))
+def test_every_batches_setting_is_documented_with_its_variable(name: str) -> None:
+    assert f"`{name}`" in CONFIGURATION
+    assert f"`PARLEY_BATCHES__{name.upper()}`" in CONFIGURATION
+
+
+@pytest.mark.parametrize("name", sorted(RemoteSettings.model_fields))
+def test_every_remote_setting_is_documented_with_its_variable(name: str) -> None:
+    assert f"`{name}`" in CONFIGURATION
+    assert f"`PARLEY_REMOTE__{name.upper()}`" in CONFIGURATION
+
+
+@pytest.mark.parametrize("name", sorted(ReplicaSource.model_fields))
+def test_every_replica_key_is_documented(name: str) -> None:
+    assert f"`{name}`" in CONFIGURATION
 
 
 @pytest.mark.parametrize("name", sorted(ModelSource.model_fields))
@@ -47,6 +72,7 @@ def test_every_model_source_key_is_documented(name: str) -> None:
         "limits.md",
         "metering.md",
         "surfaces.md",
+        "batches.md",
         "deploy.md",
     ],
 )

@@ -12,13 +12,6 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from parley.domain.prompt import Conversation, Turn
 from parley.errors import InvalidRequestError
 
-CHATML = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
-    " + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
-    "{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-
-
 MARK = re.compile("\ue000(\\d+)\ue001")
 
 
@@ -39,11 +32,11 @@ class ChatTemplate:
     """Turns a Conversation into prompt text; a final prefill is appended after the template's
     generation prompt, so the answer continues it without repeating it."""
 
-    def __init__(self, source: str | None, *, bos_token: str = "", eos_token: str = "") -> None:
+    def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "") -> None:
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
         env.globals["raise_exception"] = _raise
         env.globals["strftime_now"] = lambda fmt: datetime.now(UTC).strftime(fmt)
-        self._template = env.from_string(source or CHATML)
+        self._template = env.from_string(source)
         self._bos = bos_token
         self._eos = eos_token
 

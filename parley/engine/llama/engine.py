@@ -6,11 +6,10 @@ import asyncio
 import logging
 import threading
 import time
-from bisect import bisect_right
-from collections.abc import AsyncIterator, Sequence
-from itertools import accumulate
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from parley.domain.catalog import ModelEntry
 from parley.domain.ports import (
     EngineEvent,
     GenerateRequest,
@@ -19,12 +18,14 @@ from parley.domain.ports import (
     TokenOut,
 )
 from parley.domain.prompt import Conversation
-from parley.engine.llama.chat import ChatTemplate
+from parley.domain.tools import GENERIC, NATIVE
 from parley.engine.llama.devices import describe, devices, gpu_backend, in_use, resolve_offload
 from parley.engine.llama.grammar import Grammars, grammars_for
 from parley.engine.llama.model import ContextShape, LlamaModel
+from parley.engine.llama.prompting import PromptRenderer
 from parley.engine.llama.scheduler import Scheduler, SchedulerLimits
 from parley.engine.llama.stats import EngineStats
+from parley.engine.llama.templates import choose_template
 from parley.metrics import Metrics
 from parley.settings import EngineSettings
 
@@ -33,41 +34,47 @@ log = logging.getLogger(__name__)
 
 class LlamaEngine:
     def __init__(
-        self,
-        path: Path,
-        settings: EngineSettings,
-        *,
-        model_id: str,
-        context_window: int,
-        metrics: Metrics,
+        self, path: Path, settings: EngineSettings, *, entry: ModelEntry, metrics: Metrics
     ) -> None:
+        """Refuses (ValueError, saying what to set) a model whose chat format is unknown or
+        whose window is past what it was trained on without a context extension."""
         shape = ContextShape(
             kv_cells=settings.kv_cells,
             sequence_ids=settings.max_sequences + settings.prefix_entries,
             batch_tokens=settings.batch_tokens,
             threads=settings.threads,
             extra_buffers=settings.extra_buffers,
+            extension=entry.context_extension,
         )
         offload = resolve_offload(settings, gpu_backend())
         self._model = LlamaModel(path, shape, offload)
+        try:
+            _check_window(entry, self._model.train_context)
+            self.chat = choose_template(
+                model_id=entry.id,
+                setting=entry.chat_template,
+                embedded=self._model.metadata("tokenizer.chat_template"),
+                architecture=self._model.metadata("general.architecture"),
+                is_special_token=self._model.is_special_token,
+            )
+        except ValueError:
+            self._model.close()
+            raise
+        self.context_window = min(entry.context_window, settings.kv_cells)
+        self.tool_format = NATIVE.get(self.chat.format or "", GENERIC)
+        self._renderer = PromptRenderer(self._model, self.chat.source)
         backend, used = describe(in_use(offload, devices()))
         log.info(
             "model %s on %s (%s): n_gpu_layers=%d flash_attn=%s",
-            model_id,
+            entry.id,
             backend,
             used,
             offload.n_gpu_layers,
             offload.flash_attn,
         )
         metrics.device_info.labels(
-            model_id, backend, used, str(offload.n_gpu_layers), offload.flash_attn
+            entry.id, backend, used, str(offload.n_gpu_layers), offload.flash_attn
         ).set(1)
-        self.context_window = min(context_window, settings.kv_cells)
-        self._template = ChatTemplate(
-            self._model.metadata("tokenizer.chat_template"),
-            bos_token=self._model.token_text(self._model.bos, special=True).decode(),
-            eos_token=self._model.token_text(self._model.eos, special=True).decode(),
-        )
         self._scheduler = Scheduler(
             self._model,
             context_window=self.context_window,
@@ -78,53 +85,17 @@ class LlamaEngine:
                 snapshot_bytes=settings.cache_ram_mb * 1024 * 1024,
                 idle_prefix_cells=settings.idle_prefix_cells,
             ),
-            stats=EngineStats(metrics, model_id, self._model.bytes_per_cell),
+            stats=EngineStats(metrics, entry.id, self._model.bytes_per_cell),
             seed=settings.seed,
         )
         self._scheduler.start()
-        self._pieces: dict[int, bytes] = {}
 
     @property
     def scheduler(self) -> Scheduler:
         return self._scheduler
 
     def render(self, conversation: Conversation, *, block_ends: bool = True) -> RenderedPrompt:
-        text = self._template.render(conversation)
-        tokens = self._model.tokenize(text, add_bos=self._model.add_bos)
-        if len(tokens) > 1 and tokens[0] == tokens[1] == self._model.bos:
-            del tokens[0]  # the template wrote a BOS of its own
-        ends: list[int | None] = [None] * len(conversation.blocks)
-        if block_ends and conversation.blocks:
-            offsets = self._template.block_ends(conversation, text)
-            if None not in offsets:
-                ends = self._token_positions(text, tokens, offsets)
-        return RenderedPrompt(tokens, ends)
-
-    def _token_positions(
-        self, text: str, tokens: list[int], offsets: Sequence[int | None]
-    ) -> list[int | None]:
-        """Character offsets in `text` -> how many tokens end at or before each: the token
-        position of a block's end. Tokens spanning a block end belong to what follows it."""
-        pieces = [self._piece(token) for token in tokens]
-        token_ends = list(accumulate(len(piece) for piece in pieces))
-        encoded = text.encode()
-        lead = (token_ends[-1] if token_ends else 0) - len(encoded)  # e.g. a BOS's own text
-        if lead < 0 or b"".join(pieces)[lead:] != encoded:
-            return [None] * len(offsets)  # the tokenizer normalised the text: no exact map
-        positions: list[int | None] = []
-        done_chars = done_bytes = 0
-        for offset in offsets:
-            assert offset is not None and offset >= done_chars
-            done_bytes += len(text[done_chars:offset].encode())
-            done_chars = offset
-            positions.append(bisect_right(token_ends, done_bytes + lead))
-        return positions
-
-    def _piece(self, token: int) -> bytes:
-        piece = self._pieces.get(token)
-        if piece is None:
-            piece = self._pieces[token] = self._model.token_text(token, special=True)
-        return piece
+        return self._renderer.render(conversation, block_ends=block_ends)
 
     def generate(self, request: GenerateRequest) -> LlamaStream:
         """Compiles the request's constraints first: a schema that cannot be enforced is a
@@ -134,6 +105,21 @@ class LlamaEngine:
     async def close(self) -> None:
         await asyncio.to_thread(self._scheduler.stop)
         self._model.close()
+
+
+def _check_window(entry: ModelEntry, trained: int) -> None:
+    extension = entry.context_extension
+    usable = (
+        trained
+        if extension is None
+        else int((extension.trained_window or trained) * extension.factor)
+    )
+    if entry.context_window > usable:
+        raise ValueError(
+            f"model {entry.id!r}: context_window {entry.context_window} is past the {usable} "
+            f"tokens it can attend to (trained on {trained}); lower context_window or set "
+            "context_extension (RoPE scaling: method and factor) in its [[models]] entry"
+        )
 
 
 class LlamaStream:

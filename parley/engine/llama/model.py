@@ -9,7 +9,13 @@ from typing import Any
 
 import llama_cpp as llama
 
+from parley.domain.catalog import ContextExtension
 from parley.engine.llama.devices import FLASH_ATTN_TYPES, Offload
+
+ROPE_SCALING = {
+    "linear": llama.LLAMA_ROPE_SCALING_TYPE_LINEAR,
+    "yarn": llama.LLAMA_ROPE_SCALING_TYPE_YARN,
+}
 
 _LOG_SILENT: Any = None
 
@@ -30,6 +36,7 @@ class ContextShape:
     batch_tokens: int
     threads: int
     extra_buffers: bool = False
+    extension: ContextExtension | None = None
 
 
 class LlamaModel:
@@ -58,6 +65,10 @@ class LlamaModel:
         ctx_params.n_threads = shape.threads
         ctx_params.n_threads_batch = shape.threads
         ctx_params.flash_attn_type = FLASH_ATTN_TYPES[offload.flash_attn]
+        if shape.extension is not None:
+            ctx_params.rope_scaling_type = ROPE_SCALING[shape.extension.method]
+            ctx_params.rope_freq_scale = 1.0 / shape.extension.factor
+            ctx_params.yarn_orig_ctx = shape.extension.trained_window or 0  # 0: the file's
         self.ctx = llama.llama_init_from_model(self._model, ctx_params)
         if not self.ctx:
             llama.llama_model_free(self._model)
@@ -101,6 +112,10 @@ class LlamaModel:
             buf = ctypes.create_string_buffer(-n)
             n = llama.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, special)
         return buf.raw[:n]
+
+    def is_special_token(self, text: str) -> bool:
+        """Whether the vocabulary holds `text` (a turn marker) as one token of its own."""
+        return len(self.tokenize(text, add_bos=False)) == 1
 
     def is_end_of_generation(self, token: int) -> bool:
         return bool(llama.llama_vocab_is_eog(self.vocab, token))

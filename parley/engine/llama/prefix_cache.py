@@ -74,13 +74,14 @@ class Change:
 @dataclass(frozen=True)
 class Evicted:
     """`tokens`: the whole evicted prefix; `dropped`: how many of its cells left the cache (the
-    rest, shared with other entries, stay)."""
+    rest, shared with other entries, stay); `pinned`: it was evicted while still pinned."""
 
     change: Change
     tenant: str
     tokens: tuple[int, ...]
     seq: int
     dropped: int
+    pinned: bool = False
 
 
 class PrefixCache:
@@ -178,8 +179,8 @@ class PrefixCache:
         ]
         if not candidates:
             return None
-        *_, seq = min(candidates)
-        return self._evict(seq)
+        pinned, *_, seq = min(candidates)
+        return self._evict(seq, pinned=pinned)
 
     def expired(self, now: float, idle_seconds: float) -> Iterator[Evicted]:
         """Evicts every leaf unused for `idle_seconds` (and not pinned or locked)."""
@@ -195,7 +196,7 @@ class PrefixCache:
                 return
             yield self._evict(stale[0])
 
-    def _evict(self, seq: int) -> Evicted:
+    def _evict(self, seq: int, *, pinned: bool = False) -> Evicted:
         tenant, leaf = self._leaves.pop(seq)
         full = self._path_tokens(leaf)
         parent = leaf.parent
@@ -213,7 +214,7 @@ class PrefixCache:
             self._untag(parent, seq)
             ops.append(Remove(seq, 0))
             freed.append(seq)
-        return Evicted(Change(ops, freed), tenant, full, seq, len(leaf.tokens))
+        return Evicted(Change(ops, freed), tenant, full, seq, len(leaf.tokens), pinned)
 
     def _split(self, node: Node, at: int) -> Node:
         """Splits `node` after `at` tokens; returns the new upper part. The lower part keeps the

@@ -145,13 +145,28 @@ class Scheduler:
         for evicted in self._cache.expired(now, self._limits.prefix_idle_seconds):
             self._evict(evicted, keep_snapshot=False)
         while self._waiting and len(self._running) < self._limits.max_running:
-            head = self._waiting[0]
+            head = self._next()
+            if head is None:
+                return
             if not self._admit(head, now):
                 if not self._running:  # nothing will free cells: waiting would never end
-                    self._waiting.popleft()
+                    self._waiting.remove(head)
                     head.emit(InternalServerError("the KV cache cannot hold this request"))
                 return  # first come, first served: no overtaking, so no starvation
-            self._waiting.popleft()
+            self._waiting.remove(head)
+
+    def _next(self) -> Job | None:
+        """The waiting job to start: interactive ones (the lowest `priority`) first, each
+        priority first come, first served. Batch work (priority above 0) never takes the
+        last free sequence, so an interactive request that arrives finds one at once."""
+        head = min(self._waiting, key=lambda job: job.request.priority)
+        batch_room = max(1, self._limits.max_running - 1)
+        if head.request.priority > 0 and self._batch_running() >= batch_room:
+            return None
+        return head
+
+    def _batch_running(self) -> int:
+        return sum(1 for job in self._running if job.request.priority > 0)
 
     def _admit(self, job: Job, now: float) -> bool:
         tenant, tokens = job.request.tenant, job.tokens
@@ -201,7 +216,7 @@ class Scheduler:
         """Applies an eviction; capacity evictions of long prefixes go to host RAM first."""
         tenant, tokens = evicted.tenant, evicted.tokens
         if keep_snapshot and self._snapshots.worth_keeping(tenant, tokens, evicted.dropped):
-            self._save(evicted)
+            self._save(evicted)  # a pinned prefix (a thread's) is kept there before others
         self._apply(evicted.change)
         self._stats.prefix_evictions.inc()
 
@@ -212,7 +227,7 @@ class Scheduler:
         with self._unlocked():
             state = self._cells.copy_out(evicted.seq, size)
         if state is not None:
-            self._snapshots.put(evicted.tenant, evicted.tokens, state)
+            self._snapshots.put(evicted.tenant, evicted.tokens, state, pinned=evicted.pinned)
 
     def _start(self, job: Job, plan: Plan) -> None:
         job.seq_id = self._free_ids.pop()
@@ -271,6 +286,8 @@ class Scheduler:
                 for length, seconds in job.request.pins:
                     if length <= len(in_cache):  # the logical entries' TTLs keep them warm
                         self._cache.pin(tenant, in_cache[:length], now + seconds)
+                if job.request.keep_warm:  # a thread's reply: its continue extends all of it
+                    self._cache.pin(tenant, in_cache, now + job.request.keep_warm)
             else:
                 self._cells.apply([Remove(job.seq_id, 0)])
                 self._free_ids.append(job.seq_id)

@@ -28,6 +28,7 @@ def _packed(tokens: Sequence[int]) -> bytes:
 class Snapshot:
     tenant: str
     tokens: bytes
+    pinned: bool
     # llama.cpp reads and writes it in place: no copies of tens of MB, and no zero-filling
     # while holding the GIL (numpy leaves fresh memory to the kernel)
     state: npt.NDArray[np.uint8]
@@ -46,17 +47,26 @@ class SnapshotStore:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, tenant: str, tokens: Sequence[int], state: npt.NDArray[np.uint8]) -> None:
+    def put(
+        self,
+        tenant: str,
+        tokens: Sequence[int],
+        state: npt.NDArray[np.uint8],
+        *,
+        pinned: bool = False,
+    ) -> None:
+        """`pinned` snapshots (a thread's conversation) leave after every unpinned one."""
         if len(state) > self._budget:
             return
-        snapshot = Snapshot(tenant, _packed(tokens), state)
+        snapshot = Snapshot(tenant, _packed(tokens), pinned, state)
         key = (tenant, snapshot.tokens)
         if key in self._items:
             self.bytes -= len(self._items.pop(key).state)
         self._items[key] = snapshot
         self.bytes += len(state)
         while self.bytes > self._budget:
-            _, oldest = self._items.popitem(last=False)
+            victim = next((k for k, s in self._items.items() if not s.pinned), None)
+            oldest = self._items.pop(victim) if victim else self._items.popitem(last=False)[1]
             self.bytes -= len(oldest.state)
 
     def best(self, tenant: str, tokens: Sequence[int]) -> tuple[int, Snapshot | None]:

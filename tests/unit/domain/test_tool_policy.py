@@ -8,7 +8,7 @@ import pytest
 
 from parley.domain.ports import JsonConstraint
 from parley.domain.tool_policy import ToolPolicy
-from parley.domain.tools import CALL_CLOSE, CALL_OPEN
+from parley.domain.tools import CALL_CLOSE, CALL_OPEN, LLAMA3_JSON
 from parley.errors import InvalidRequestError
 from parley.wire.messages import CountTokensParams
 
@@ -112,3 +112,8 @@ def test_tools_and_choices_that_do_not_fit_are_refused(
 ) -> None:
     with pytest.raises(InvalidRequestError, match=message):
         ToolPolicy.of(params(**fields))
+
+
+def test_a_format_whose_calls_have_no_opening_constrains_no_begun_call() -> None:
+    policy = ToolPolicy.of(params(tools=[WEATHER]), LLAMA3_JSON)
+    assert policy.mode == "auto" and policy.tool_call() is None

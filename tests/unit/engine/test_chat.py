@@ -6,6 +6,7 @@ import pytest
 
 from parley.domain.prompt import Conversation, ModelAbilities, Turn, build_conversation
 from parley.engine.llama.chat import ChatTemplate
+from parley.engine.llama.templates import CHATML
 from parley.errors import InvalidRequestError
 from parley.wire.content import TextBlockParam
 from parley.wire.messages import MessageParam
@@ -21,9 +22,9 @@ SYSTEM_FIRST_ONLY = (
 )
 
 
-def test_the_default_is_chatml_with_a_generation_prompt() -> None:
+def test_chatml_ends_with_a_generation_prompt() -> None:
     conversation = Conversation(turns=(Turn("system", "Be brief."), Turn("user", "Hi")))
-    assert ChatTemplate(None).render(conversation) == (
+    assert ChatTemplate(CHATML).render(conversation) == (
         "<|im_start|>system\nBe brief.<|im_end|>\n"
         "<|im_start|>user\nHi<|im_end|>\n"
         "<|im_start|>assistant\n"
@@ -32,7 +33,7 @@ def test_the_default_is_chatml_with_a_generation_prompt() -> None:
 
 def test_a_prefill_is_appended_after_the_generation_prompt() -> None:
     conversation = Conversation(turns=(Turn("user", "Hi"),), prefill="The answer is")
-    assert ChatTemplate(None).render(conversation) == (
+    assert ChatTemplate(CHATML).render(conversation) == (
         "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nThe answer is"
     )
 
@@ -95,7 +96,7 @@ def test_block_ends_are_character_offsets_in_the_rendered_prompt() -> None:
         ],
         ModelAbilities(),
     )
-    template = ChatTemplate(None)
+    template = ChatTemplate(CHATML)
     text = template.render(conversation)
     ends = template.block_ends(conversation, text)
     assert [text[:end] for end in ends if end is not None] == [

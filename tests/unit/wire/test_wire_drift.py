@@ -7,6 +7,7 @@ and every field the SDK requires must exist in ours (a client would fail to pars
 from __future__ import annotations
 
 import anthropic.types as sdk
+import anthropic.types.beta as beta
 import pytest
 from anthropic.types.raw_message_delta_event import Delta as SdkMessageDelta
 from pydantic import BaseModel
@@ -15,7 +16,9 @@ from parley.wire import errors, messages, models, stream
 
 PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (messages.Message, sdk.Message),
-    (messages.Usage, sdk.Usage),
+    (messages.Usage, beta.BetaUsage),  # `fallback_credit` is a beta field
+    (messages.CompactionBlock, beta.BetaCompactionBlock),
+    (stream.CompactionDelta, beta.BetaCompactionContentBlockDelta),
     (messages.CacheCreation, sdk.CacheCreation),
     (messages.TextBlock, sdk.TextBlock),
     (messages.MessageTokensCount, sdk.MessageTokensCount),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_spend_totals"
-down_revision = "0004_aws_credentials"
+down_revision = "0005_batches"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,67 @@
+"""Interactive requests first: on the real engine, batch work (a higher `priority`) waits
+behind interactive requests and never takes the engine's last free sequence."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from parley.domain.catalog import DEFAULT_MODEL
+from parley.domain.ports import EngineStream, GenerateRequest, Sampling, TokenOut
+from parley.domain.prompt import Conversation, Turn
+from parley.engine.llama.engine import LlamaEngine
+from parley.engine.llama.locate import model_path
+from parley.metrics import Metrics
+from parley.settings import EngineSettings, Settings
+
+
+@pytest.fixture()
+async def engine(settings: Settings) -> AsyncIterator[LlamaEngine]:
+    loaded = LlamaEngine(
+        model_path(DEFAULT_MODEL.backend, settings.data_dir),
+        EngineSettings(threads=2, max_sequences=2, kv_cells=4096, prefix_entries=4),
+        model_id=DEFAULT_MODEL.id,
+        context_window=2048,
+        metrics=Metrics(CollectorRegistry()),
+    )
+    yield loaded
+    await loaded.close()
+
+
+def request(engine: LlamaEngine, text: str, max_tokens: int, priority: int) -> GenerateRequest:
+    prompt = engine.render(Conversation(turns=(Turn("user", text),))).tokens
+    return GenerateRequest(
+        prompt=prompt,
+        max_tokens=max_tokens,
+        sampling=Sampling(temperature=0),
+        tenant="t",
+        priority=priority,
+    )
+
+
+async def first_token(stream: EngineStream) -> float:
+    async for event in stream:
+        if isinstance(event, TokenOut):
+            return time.perf_counter()
+    raise AssertionError("no token")
+
+
+async def test_batch_work_leaves_a_sequence_for_an_interactive_request(
+    engine: LlamaEngine,
+) -> None:
+    long = "List the numbers from 1 to 1000 in digits, separated by commas."
+    batch = [engine.generate(request(engine, long, 300, priority=1)) for _ in range(2)]
+    started = [asyncio.ensure_future(first_token(stream)) for stream in batch]
+    await asyncio.wait(started, return_when=asyncio.FIRST_COMPLETED)
+    interactive = engine.generate(request(engine, "Say hi.", 3, priority=0))
+    async for _ in interactive:
+        pass
+    assert sum(task.done() for task in started) == 1  # the second batch job is still waiting
+    for task in started:
+        task.cancel()
+    for stream in batch:
+        await stream.aclose()
