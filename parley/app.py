@@ -17,6 +17,8 @@ from starlette.responses import JSONResponse, Response
 from parley import __version__
 from parley.cachereg.memory import MemoryCacheRegistry, MemoryFingerprints
 from parley.cachereg.redis import RedisCacheRegistry, RedisFingerprints
+from parley.console.router import ConsoleServices, console_router
+from parley.console.session import Sessions
 from parley.domain.catalog import (
     DEFAULT_MODEL,
     GEMMA3_270M,
@@ -245,14 +247,6 @@ def limiter_backend(settings: Settings) -> LimiterBackend:
     return MemoryLimiter()
 
 
-def cache_backends(settings: Settings) -> tuple[CacheRegistry, Fingerprints]:
-    """The prompt-cache registry and the fingerprints of `diagnostics`, in one place."""
-    if settings.cache_registry_url:
-        url = settings.cache_registry_url
-        return RedisCacheRegistry(url), RedisFingerprints(url)
-    return MemoryCacheRegistry(), MemoryFingerprints()
-
-
 def thread_store(settings: Settings) -> ThreadStore:
     """Like the limiter: Redis when the deployment names one (replicas share it), else this
     process's memory."""
@@ -260,6 +254,14 @@ def thread_store(settings: Settings) -> ThreadStore:
         sealer = Sealer(load_server_key(settings))
         return RedisThreadStore(settings.thread_store_url, sealer)
     return MemoryThreadStore(settings.thread_store_max_replies)
+
+
+def cache_backends(settings: Settings) -> tuple[CacheRegistry, Fingerprints]:
+    """The prompt-cache registry and the fingerprints of `diagnostics`, in one place."""
+    if settings.cache_registry_url:
+        url = settings.cache_registry_url
+        return RedisCacheRegistry(url), RedisFingerprints(url)
+    return MemoryCacheRegistry(), MemoryFingerprints()
 
 
 def price_book(settings: Settings, catalog: Catalog) -> PriceBook:
@@ -364,7 +366,8 @@ def create_app(
             for workspace, source in settings.limits.workspaces.items()
         },
     )
-    meter = Meter(ledger, price_book(settings, catalog), clock)
+    prices = price_book(settings, catalog)
+    meter = Meter(ledger, prices, clock)
     # Partner surfaces: their own quotas in the same buckets' backend, and the regions.
     quotas = Quotas(backend, quota_rules(settings, catalog), clock)
     messages = MessagesService(
@@ -426,17 +429,34 @@ def create_app(
     app.include_router(models_router(auth, catalog))
     app.include_router(cache_router(auth, prompt_cache))
     app.include_router(limits_router(auth, limits, catalog))
-    app.include_router(reports_router(auth, Reports(ledger)))
-    app.include_router(admin_router(auth, Admin(tenancy, limits)))
+    reports = Reports(ledger)
+    admin = Admin(tenancy, limits, keys)
+    app.include_router(reports_router(auth, reports))
+    app.include_router(admin_router(auth, admin))
 
     # Partner-cloud surfaces (issue 12): the Vertex AI and Bedrock shapes over the same
     # service. SigV4 secrets are sealed at rest; signatures are checked against the wall clock
     # (clients sign with theirs), whatever clock the rest of the app runs on.
-    aws_keys = AwsCredentialStore(database, Sealer(load_server_key(settings)))
+    server_key = load_server_key(settings)
+    aws_keys = AwsCredentialStore(database, Sealer(server_key))
     bedrock_auth = BedrockAuth(auth, aws_keys, WallClock(), settings.default_region)
     app.include_router(vertex_router(auth, messages, catalog, settings.max_request_bytes))
     app.include_router(bedrock_router(bedrock_auth, messages, catalog, settings.max_request_bytes))
     app.include_router(profiles_router(bedrock_auth, catalog))
+
+    # The console (issue 15): pages for operators, over the same services.
+    console = ConsoleServices(
+        auth,
+        reports,
+        admin,
+        limits,
+        prompt_cache,
+        catalog,
+        prices,
+        Sessions(server_key),
+        WallClock(),
+    )
+    app.include_router(console_router(console))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

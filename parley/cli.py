@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -25,6 +27,49 @@ app.add_typer(workspaces_app, name="workspaces")
 batches_app = typer.Typer(help="Message Batches on a running server.")
 app.add_typer(batches_app, name="batches")
 console = Console()
+
+AsJson = Annotated[
+    bool, typer.Option("--json", help="print the API's JSON objects instead of a table")
+]
+ADMIN_KEY_ENV = "PARLEY_ADMIN_KEY"
+NO_KEY = (
+    f"An admin key is needed: pass --key sk-ant-admin01-... or set {ADMIN_KEY_ENV}. "
+    "Create one with `parley keys create --admin`."
+)
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str))
+
+
+class Listing:
+    """A table that keeps the `whole` columns (ids, names a request needs) on one line at any
+    width, piped output included, and folds the others onto more lines to make room; or, with
+    no rows, a sentence saying what would fill it."""
+
+    def __init__(self, *headers: str, whole: tuple[str, ...] = ("id",)) -> None:
+        self.headers = headers
+        self.whole = whole
+        self.rows: list[tuple[str, ...]] = []
+
+    def add_row(self, *cells: str) -> None:
+        self.rows.append(cells)
+
+    def print(self, empty: str) -> None:
+        if not self.rows:
+            console.print(empty)
+            return
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for i, header in enumerate(self.headers):
+            if header in self.whole:
+                widest = max(len(header), *(len(row[i]) for row in self.rows))
+                table.add_column(header, no_wrap=True, min_width=widest)
+            else:
+                table.add_column(header, overflow="fold")
+        for row in self.rows:
+            table.add_row(*row)
+        console.print(table)
+
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="data directory (env PARLEY_DATA_DIR)")
@@ -168,20 +213,21 @@ def _tenancy(data_dir: Path | None, config: Path | None) -> tuple[Tenancy, str]:
 
 
 @keys_app.command("list")
-def keys_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+def keys_list(as_json: AsJson = False, data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """List the organization's keys (hints only: secrets are never stored)."""
+    from parley.routes.admin import key_object
+
     store, organization = _tenancy(data_dir, config)
-    table = Table("id", "name", "status", "workspace", "admin", "hint")
-    for key in asyncio.run(store.keys(organization)):
-        table.add_row(
-            key.id,
-            key.name,
-            key.status,
-            key.workspace_id or "-",
-            str(key.is_admin),
-            key.partial_key_hint,
-        )
-    console.print(table)
+    found = asyncio.run(store.keys(organization))
+    if as_json:
+        _print_json({"data": [key_object(key).model_dump(mode="json") for key in found]})
+        return
+    names = {w.id: w.name for w in asyncio.run(store.workspaces(organization))}
+    table = Listing("id", "name", "workspace", "status", "hint")
+    for key in found:
+        workspace = "(admin key)" if key.is_admin else names.get(key.workspace_id or "", "-")
+        table.add_row(key.id, key.name, workspace, key.status, key.partial_key_hint)
+    table.print("No keys yet. Create one: parley keys create --name NAME")
 
 
 @keys_app.command("disable")
@@ -221,22 +267,34 @@ def workspaces_create(
 
 
 @workspaces_app.command("list")
-def workspaces_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+def workspaces_list(
+    as_json: AsJson = False, data_dir: DataDir = None, config: ConfigFile = None
+) -> None:
     """List the organization's workspaces."""
+    from parley.routes.admin import workspace_object
+
     store, organization = _tenancy(data_dir, config)
-    table = Table("id", "name", "created")
-    for workspace in asyncio.run(store.workspaces(organization)):
+    found = asyncio.run(store.workspaces(organization))
+    if as_json:
+        _print_json({"data": [workspace_object(w).model_dump(mode="json") for w in found]})
+        return
+    table = Listing("id", "name", "created")
+    for workspace in found:
         table.add_row(workspace.id, workspace.name, workspace.created_at.isoformat())
-    console.print(table)
+    table.print("No workspaces yet. Create one: parley workspaces create NAME")
 
 
 @app.command("models")
-def models(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+def models(as_json: AsJson = False, data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """List the catalog: pinned ids, aliases, context windows."""
     from parley.app import build_catalog
+    from parley.routes.models import model_info
 
     catalog = build_catalog(_settings(data_dir, config))
-    table = Table("id", "aliases", "display name", "context", "max output", "lifecycle")
+    if as_json:
+        _print_json({"data": [model_info(e).model_dump(mode="json") for e in catalog.entries]})
+        return
+    table = Listing("id", "aliases", "display name", "context", "max output", "lifecycle")
     for entry in catalog.entries:
         table.add_row(
             entry.id,
@@ -246,12 +304,13 @@ def models(data_dir: DataDir = None, config: ConfigFile = None) -> None:
             str(entry.max_output),
             entry.lifecycle,
         )
-    console.print(table)
+    table.print("The catalog is empty: enable default_model or add [[models]] to the config.")
 
 
 ServerUrl = Annotated[str, typer.Option("--url", help="the running server")]
 AdminKey = Annotated[
-    str, typer.Option("--key", help="an admin key of the organization", envvar="PARLEY_ADMIN_KEY")
+    str,
+    typer.Option("--key", help="an admin key of the organization", envvar=ADMIN_KEY_ENV),
 ]
 
 
@@ -259,22 +318,40 @@ def _admin_get(url: str, key: str, path: str) -> Any:
     """GET an admin endpoint of a running server; a clear message and exit 1 on failure."""
     import httpx
 
+    if not key:
+        console.print(f"[red]{NO_KEY}[/red]")
+        raise typer.Exit(1)
     try:
         response = httpx.get(f"{url}{path}", headers={"x-api-key": key}, timeout=30)
     except httpx.HTTPError as exc:
         console.print(f"[red]cannot reach {url}: {exc}[/red]")
         raise typer.Exit(1) from None
     if response.status_code != 200:
-        console.print(f"[red]{response.status_code}: {response.json()['error']['message']}[/red]")
+        message = f"{response.status_code}: {response.json()['error']['message']}"
+        hint = f" {NO_KEY}" if response.status_code in (401, 403) else ""
+        console.print(f"[red]{message}.{hint}[/red]")
         raise typer.Exit(1)
     return response.json()
 
 
 @app.command("cache")
-def cache(url: ServerUrl = "http://127.0.0.1:8787", key: AdminKey = "") -> None:
+def cache(
+    url: ServerUrl = "http://127.0.0.1:8787", key: AdminKey = "", as_json: AsJson = False
+) -> None:
     """Show the live prompt-cache entries of a running server (the key's organization)."""
     listing = _admin_get(url, key, "/parley/cache")
-    table = Table("workspace", "model", "prefix tokens", "ttl", "ttl left (s)", "hits")
+    if as_json:
+        _print_json(listing)
+        return
+    table = Listing(
+        "workspace",
+        "model",
+        "prefix tokens",
+        "ttl",
+        "ttl left (s)",
+        "hits",
+        whole=("workspace", "model"),
+    )
     for entry in listing["data"]:
         table.add_row(
             entry["workspace_id"],
@@ -284,14 +361,25 @@ def cache(url: ServerUrl = "http://127.0.0.1:8787", key: AdminKey = "") -> None:
             f"{entry['ttl_left_seconds']:.0f}",
             str(entry["hits"]),
         )
-    console.print(table)
+    table.print(
+        "No live prompt-cache entries. One appears when a request marks a prompt prefix with "
+        'cache_control {"type": "ephemeral"} and the prefix is long enough for its model; it '
+        "lives for its TTL (5 minutes or 1 hour) after its last use.",
+    )
 
 
 @app.command("limits")
-def limits(url: ServerUrl = "http://127.0.0.1:8787", key: AdminKey = "") -> None:
+def limits(
+    url: ServerUrl = "http://127.0.0.1:8787", key: AdminKey = "", as_json: AsJson = False
+) -> None:
     """Show the organization's rate limits and their live headroom on a running server."""
     listing = _admin_get(url, key, "/v1/organizations/rate_limits")
-    table = Table("group", "tier", "models", "limit", "per minute", "remaining now")
+    if as_json:
+        _print_json(listing)
+        return
+    table = Listing(
+        "group", "tier", "models", "limit", "per minute", "remaining now", whole=("group", "limit")
+    )
     for group in listing["data"]:
         for limit in group["limits"]:
             table.add_row(
@@ -302,7 +390,10 @@ def limits(url: ServerUrl = "http://127.0.0.1:8787", key: AdminKey = "") -> None
                 str(limit["value"]),
                 str(limit["remaining"]),
             )
-    console.print(table)
+    table.print(
+        "No per-minute limits: the organization's tier sets none. Give it a tier with limits "
+        "in the config's [limits] section (docs/configuration.md).",
+    )
 
 
 @app.command("usage")
@@ -325,6 +416,7 @@ def usage(
     csv_file: Annotated[
         Path | None, typer.Option("--csv", help="also write the rows as CSV")
     ] = None,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
@@ -334,7 +426,14 @@ def usage(
     from decimal import Decimal
 
     from parley.domain.pricing import PICO
-    from parley.domain.reports import PAGE_LIMITS, WIDTHS, usage_report, window
+    from parley.domain.reports import (
+        PAGE_LIMITS,
+        WIDTHS,
+        rfc3339,
+        usage_dimensions,
+        usage_report,
+        window,
+    )
     from parley.store.db import connect
     from parley.store.ledger import LedgerStore
     from parley.store.tenancy import TenancyStore
@@ -347,10 +446,24 @@ def usage(
     groups = group_by or []
     win = window(start, end, bucket_width, PAGE_LIMITS.get(bucket_width, (0, 1))[1])
     ledger = LedgerStore(engine)
-    rows = asyncio.run(ledger.read(organization, win.starts[0], win.starts[-1] + win.width))
-    table = Table("bucket", *groups, "uncached input", "cache write", "cache read", "output")
+    span = (organization, win.starts[0], win.starts[-1] + win.width)
+    rows = asyncio.run(ledger.totals(*span, bucket_width, usage_dimensions(groups)))
+    report = usage_report(rows, win, groups)
+    if as_json:
+        following = rfc3339(win.next_page) if win.next_page else None
+        _print_json({"data": report, "has_more": following is not None, "next_page": following})
+        return
+    table = Listing(
+        "bucket",
+        *groups,
+        "uncached input",
+        "cache write",
+        "cache read",
+        "output",
+        whole=("bucket", *groups),
+    )
     records: list[list[str]] = []
-    for bucket in usage_report(rows, win, groups):
+    for bucket in report:
         for result in bucket["results"]:
             writes = result["cache_creation"]
             record = [
@@ -363,9 +476,13 @@ def usage(
             ]
             records.append(record)
             table.add_row(*record)
-    cost = Decimal(sum(e.cost_picodollars for e in rows)) / PICO
-    console.print(table)
-    console.print(f"cost: ${cost.quantize(Decimal('0.000001'))} over {len(rows)} requests")
+    cost = Decimal(sum(row.cost_picodollars for row in rows)) / PICO
+    requests = sum(row.requests for row in rows)
+    table.print(
+        f"No requests from {rfc3339(win.starts[0])} to {rfc3339(span[2])}. Usage is recorded "
+        "as keys send requests; try an earlier --starting-at, or the server's --data-dir.",
+    )
+    console.print(f"cost: ${cost.quantize(Decimal('0.000001'))} over {requests} requests")
     if csv_file is not None:
         with csv_file.open("w", newline="") as handle:
             writer = csv.writer(handle)

@@ -257,6 +257,7 @@ class ModelSource(BaseModel):
     context_extension: ContextExtensionSource | None = Field(
         default=None, description="RoPE scaling, for a context_window past the trained one"
     )
+
     # The engine's GPU settings for this model; absent ones are [engine]'s.
     n_gpu_layers: int | None = Field(default=None, ge=-1)
     main_gpu: int | None = Field(default=None, ge=0)
@@ -332,11 +333,6 @@ class Settings(BaseSettings):
     limiter_url: str | None = Field(
         default=None, description="redis:// URL shared by replicas; default: in-process"
     )
-    cache_registry_url: str | None = Field(
-        default=None,
-        description="redis:// URL of the prompt-cache registry shared by replicas; "
-        "default: in-process",
-    )
     thread_store_url: str | None = Field(
         default=None,
         description="redis:// URL holding thread replies (sealed) for every replica; "
@@ -344,6 +340,11 @@ class Settings(BaseSettings):
     )
     thread_store_max_replies: int = Field(
         default=10_000, ge=1, description="thread replies held in memory; oldest go first"
+    )
+    cache_registry_url: str | None = Field(
+        default=None,
+        description="redis:// URL of the prompt-cache registry shared by replicas; "
+        "default: in-process",
     )
     default_region: str = Field(
         default="us-east-1",

@@ -14,6 +14,7 @@ from parley.domain.caching import EntryWrite
 from parley.domain.diagnostics import Fingerprint
 from parley.domain.metering import LedgerEntry
 from parley.domain.prompt import CacheTtl, Conversation
+from parley.domain.reports import Totals
 from parley.domain.tenancy import KeyInfo, WorkspaceInfo
 from parley.domain.threads import ClaimRefusal, ThreadRecord
 from parley.domain.tools import ToolFormat
@@ -228,6 +229,17 @@ class Ledger(Protocol):
         self, organization_id: str, starting_at: datetime, ending_at: datetime
     ) -> list[LedgerEntry]:
         """An organization's entries completed in [starting_at, ending_at)."""
+
+    async def totals(
+        self,
+        organization_id: str,
+        starting_at: datetime,
+        ending_at: datetime,
+        width: str,
+        dimensions: Sequence[str],
+    ) -> list[Totals]:
+        """The sums of the entries completed in [starting_at, ending_at), per bucket of
+        `width` and group of `dimensions` (report dimension names), summed by the database."""
 
     async def month_spend(self, organization_id: str, now: float) -> Decimal:
         """USD billed since the start of `now`'s UTC month (the spend cap's window)."""

@@ -19,6 +19,9 @@ WIDTHS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
     "1d": timedelta(days=1),
 }
+# One bucket over the whole asked range, starting at its start: for views that only total
+# (the console's breakdowns), so the store returns one row per group instead of one a day.
+WHOLE = "all"
 # (default, maximum) buckets per page, as hosted
 PAGE_LIMITS: dict[str, tuple[int, int]] = {"1m": (60, 1440), "1h": (24, 168), "1d": (7, 31)}
 USAGE_GROUPS = (
@@ -38,15 +41,6 @@ TOKEN_LABELS = {
     "cache_read_input_tokens": ("Cache Read", "cost_read_picodollars"),
     "output_tokens": ("Output Tokens", "cost_output_picodollars"),
 }
-
-
-def _dimension(entry: LedgerEntry, name: str) -> str | None:
-    """`inference_geo` is the geo the request was held to (`not_available` where no geo is
-    known); the other dimensions are the ledger's columns of the same name."""
-    if name == "inference_geo":
-        return entry.geo or "not_available"
-    value: str | None = getattr(entry, name)
-    return value
 
 
 def snap(moment: datetime, width: str) -> datetime:
@@ -89,16 +83,77 @@ def window(
     return Window(starts, step, moment if moment < end else None)
 
 
-def _bucketed(
-    entries: Sequence[LedgerEntry], win: Window
-) -> list[tuple[datetime, list[LedgerEntry]]]:
-    buckets: list[tuple[datetime, list[LedgerEntry]]] = [(s, []) for s in win.starts]
-    index = {start: i for i, start in enumerate(win.starts)}
-    width = next(name for name, step in WIDTHS.items() if step == win.width)
+@dataclass(frozen=True)
+class Totals:
+    """The ledger's sums for one group of one bucket: what the store's grouped query returns.
+    `group` holds the values of the asked dimensions, in the order asked."""
+
+    bucket: datetime
+    group: tuple[str | None, ...]
+    requests: int
+    uncached_input_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    cache_read_tokens: int
+    output_tokens: int
+    cost_picodollars: int
+    cost_uncached_picodollars: int
+    cost_write_5m_picodollars: int
+    cost_write_1h_picodollars: int
+    cost_read_picodollars: int
+    cost_output_picodollars: int
+
+
+SUMMED = [n for n in Totals.__dataclass_fields__ if n not in ("bucket", "group", "requests")]
+
+
+def dimension(entry: LedgerEntry, name: str) -> str | None:
+    """`inference_geo` is the geo the request was held to (`not_available` where no geo is
+    known); the other dimensions are the ledger's columns of the same name."""
+    if name == "inference_geo":
+        return entry.geo or "not_available"
+    value: str | None = getattr(entry, name)
+    return value
+
+
+def aggregate(
+    entries: Sequence[LedgerEntry], width: str, dimensions: Sequence[str]
+) -> list[Totals]:
+    """The store's grouped sums, computed over entries in memory: the specification its SQL is
+    tested against."""
+    sums: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = {}
     for entry in entries:
-        position = index.get(snap(entry.completed_at, width))
+        key = (snap(entry.completed_at, width), tuple(dimension(entry, n) for n in dimensions))
+        values = sums.setdefault(key, [0] * (1 + len(SUMMED)))
+        values[0] += 1
+        for i, name in enumerate(SUMMED, start=1):
+            values[i] += getattr(entry, name)
+    return [Totals(bucket, group, *values) for (bucket, group), values in sums.items()]
+
+
+def usage_dimensions(group_by: Sequence[str]) -> list[str]:
+    """The dimensions the store groups by for a usage report."""
+    _check_groups(group_by, USAGE_GROUPS)
+    return list(group_by)
+
+
+def cost_dimensions(group_by: Sequence[str]) -> list[str]:
+    """The dimensions the store groups by for a cost report: `description` splits by model,
+    service tier and geo (and token type, which needs no grouping: each sum has its column)."""
+    _check_groups(group_by, COST_GROUPS)
+    dimensions = [name for name in ("workspace_id", "surface", "region") if name in group_by]
+    if "description" in group_by:
+        dimensions += ["model", "service_tier", "inference_geo"]
+    return dimensions
+
+
+def _bucketed(totals: Sequence[Totals], win: Window) -> list[tuple[datetime, list[Totals]]]:
+    buckets: list[tuple[datetime, list[Totals]]] = [(s, []) for s in win.starts]
+    index = {start: i for i, start in enumerate(win.starts)}
+    for row in totals:
+        position = index.get(row.bucket)
         if position is not None:
-            buckets[position][1].append(entry)
+            buckets[position][1].append(row)
     return buckets
 
 
@@ -109,54 +164,50 @@ def _check_groups(group_by: Sequence[str], allowed: Sequence[str]) -> None:
 
 
 def usage_report(
-    entries: Sequence[LedgerEntry], win: Window, group_by: Sequence[str]
+    totals: Sequence[Totals], win: Window, group_by: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """`data` of the usage report: per bucket, one result per group (none if empty)."""
-    _check_groups(group_by, USAGE_GROUPS)
+    """`data` of the usage report from totals grouped by `usage_dimensions(group_by)`: per
+    bucket, one result per group (none if empty)."""
     data = []
-    for start, members in _bucketed(entries, win):
-        groups: dict[tuple[str | None, ...], list[LedgerEntry]] = {}
-        for entry in members:
-            key = tuple(_dimension(entry, name) for name in group_by)
-            groups.setdefault(key, []).append(entry)
+    for start, members in _bucketed(totals, win):
         results = []
-        for key, grouped in sorted(groups.items(), key=lambda item: str(item[0])):
+        for row in sorted(members, key=lambda row: str(row.group)):
             result: dict[str, Any] = {
-                "uncached_input_tokens": sum(e.uncached_input_tokens for e in grouped),
+                "uncached_input_tokens": row.uncached_input_tokens,
                 "cache_creation": {
-                    "ephemeral_5m_input_tokens": sum(e.cache_write_5m_tokens for e in grouped),
-                    "ephemeral_1h_input_tokens": sum(e.cache_write_1h_tokens for e in grouped),
+                    "ephemeral_5m_input_tokens": row.cache_write_5m_tokens,
+                    "ephemeral_1h_input_tokens": row.cache_write_1h_tokens,
                 },
-                "cache_read_input_tokens": sum(e.cache_read_tokens for e in grouped),
-                "output_tokens": sum(e.output_tokens for e in grouped),
+                "cache_read_input_tokens": row.cache_read_tokens,
+                "output_tokens": row.output_tokens,
                 "server_tool_use": {"web_search_requests": 0},
             }
             for name in USAGE_GROUPS:
-                result[name] = key[group_by.index(name)] if name in group_by else None
+                result[name] = row.group[group_by.index(name)] if name in group_by else None
             results.append(result)
         data.append(_bucket(start, win.width, results))
     return data
 
 
 def cost_report(
-    entries: Sequence[LedgerEntry], win: Window, group_by: Sequence[str]
+    totals: Sequence[Totals], win: Window, group_by: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """`data` of the cost report; `amount` is a decimal string in cents, as hosted."""
-    _check_groups(group_by, COST_GROUPS)
+    """`data` of the cost report from totals grouped by `cost_dimensions(group_by)`; `amount`
+    is a decimal string in cents, as hosted."""
     dimensions = [name for name in ("workspace_id", "surface", "region") if name in group_by]
     described = "description" in group_by
     data = []
-    for start, members in _bucketed(entries, win):
+    for start, members in _bucketed(totals, win):
         amounts: dict[tuple[Any, ...], int] = {}
-        for entry in members:
-            group = tuple(_dimension(entry, name) for name in dimensions)
+        for row in members:
+            group = row.group[: len(dimensions)]
             if described:
-                held = _dimension(entry, "inference_geo")
+                model, tier, held = row.group[len(dimensions) :]
                 for token_type, (_label, column) in TOKEN_LABELS.items():
-                    split = (*group, entry.model, token_type, entry.service_tier, held)
-                    amounts[split] = amounts.get(split, 0) + getattr(entry, column)
+                    split = (*group, model, token_type, tier, held)
+                    amounts[split] = getattr(row, column)
             else:
-                amounts[group] = amounts.get(group, 0) + entry.cost_picodollars
+                amounts[group] = row.cost_picodollars
         results = []
         for key, picodollars in sorted(amounts.items(), key=lambda item: str(item[0])):
             grouped = dict(zip(dimensions, key, strict=False))

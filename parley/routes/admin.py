@@ -37,11 +37,11 @@ class _Identified(Protocol):
 T = TypeVar("T", bound=_Identified)
 
 
-def _workspace(info: WorkspaceInfo) -> Workspace:
+def workspace_object(info: WorkspaceInfo) -> Workspace:
     return Workspace(id=info.id, name=info.name, created_at=info.created_at)
 
 
-def _key(info: KeyInfo) -> ApiKey:
+def key_object(info: KeyInfo) -> ApiKey:
     return ApiKey(
         id=info.id,
         name=info.name,
@@ -75,18 +75,18 @@ def admin_router(auth: AuthService, admin: Admin) -> APIRouter:
     async def create_workspace(request: Request) -> Response:
         principal = await authenticate(auth, request)
         params = parse(WorkspaceCreateParams, await read_json(request, MAX_BODY))
-        return _json(_workspace(await admin.create_workspace(principal, params.name)))
+        return _json(workspace_object(await admin.create_workspace(principal, params.name)))
 
     @router.get("/v1/organizations/workspaces")
     async def list_workspaces(request: Request) -> Response:
         principal = await authenticate(auth, request)
-        found = [_workspace(w) for w in await admin.workspaces(principal)]
+        found = [workspace_object(w) for w in await admin.workspaces(principal)]
         return _json(Page[Workspace].model_validate(paged(request, found), from_attributes=True))
 
     @router.get("/v1/organizations/api_keys")
     async def list_keys(request: Request) -> Response:
         principal = await authenticate(auth, request)
-        found = [_key(k) for k in await admin.keys(principal)]
+        found = [key_object(k) for k in await admin.keys(principal)]
         status = request.query_params.get("status")
         found = [k for k in found if status is None or k.status == status]
         return _json(Page[ApiKey].model_validate(paged(request, found), from_attributes=True))
@@ -96,7 +96,7 @@ def admin_router(auth: AuthService, admin: Admin) -> APIRouter:
         principal = await authenticate(auth, request)
         params = parse(ApiKeyUpdateParams, await read_json(request, MAX_BODY))
         updated = await admin.update_key(principal, key_id, name=params.name, status=params.status)
-        return _json(_key(updated))
+        return _json(key_object(updated))
 
     @router.post("/v1/organizations/credit_purchases")
     async def buy_credit(request: Request) -> Response:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -94,6 +95,52 @@ spend_totals = Table(
     Column("month", String(7), primary_key=True),
     Column("cost_picodollars", BigInteger, nullable=False),
 )
+
+# The ledger summed per UTC hour and per UTC day and every report dimension, kept in the
+# transaction that records each row: reports read these for whole hours and days instead of
+# the rows. `bucket` is the hour or day as text, `YYYY-MM-DD HH` or `YYYY-MM-DD`; unknown
+# workspace, key or geo are '' here (a primary key has no NULLs).
+ROLLUP_KEY = (
+    "organization_id",
+    "bucket",
+    "workspace_id",
+    "api_key_id",
+    "model",
+    "surface",
+    "region",
+    "service_tier",
+    "geo",
+)
+ROLLUP_SUMS = (
+    "requests",
+    "uncached_input_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cache_read_tokens",
+    "output_tokens",
+    "cost_picodollars",
+    "cost_uncached_picodollars",
+    "cost_write_5m_picodollars",
+    "cost_write_1h_picodollars",
+    "cost_read_picodollars",
+    "cost_output_picodollars",
+)
+_WIDTHS = {"organization_id": 64, "bucket": 13, "workspace_id": 64, "api_key_id": 64}
+_WIDTHS |= {"model": 256, "surface": 32, "region": 32, "service_tier": 32, "geo": 32}
+
+
+def _rollup(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        *(Column(key, String(_WIDTHS[key]), nullable=False) for key in ROLLUP_KEY),
+        *(Column(total, BigInteger, nullable=False) for total in ROLLUP_SUMS),
+        PrimaryKeyConstraint(*ROLLUP_KEY),
+    )
+
+
+ledger_hourly = _rollup("ledger_hourly")
+ledger_daily = _rollup("ledger_daily")
 
 aws_credentials = Table(
     "aws_credentials",

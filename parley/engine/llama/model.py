@@ -64,11 +64,11 @@ class LlamaModel:
         ctx_params.kv_unified = True
         ctx_params.n_threads = shape.threads
         ctx_params.n_threads_batch = shape.threads
-        ctx_params.flash_attn_type = FLASH_ATTN_TYPES[offload.flash_attn]
         if shape.extension is not None:
             ctx_params.rope_scaling_type = ROPE_SCALING[shape.extension.method]
             ctx_params.rope_freq_scale = 1.0 / shape.extension.factor
             ctx_params.yarn_orig_ctx = shape.extension.trained_window or 0  # 0: the file's
+        ctx_params.flash_attn_type = FLASH_ATTN_TYPES[offload.flash_attn]
         self.ctx = llama.llama_init_from_model(self._model, ctx_params)
         if not self.ctx:
             llama.llama_model_free(self._model)

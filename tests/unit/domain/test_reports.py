@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import combinations
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +14,18 @@ from hypothesis import strategies as st
 
 from parley.domain.metering import LedgerEntry
 from parley.domain.pricing import PICO
-from parley.domain.reports import COST_GROUPS, USAGE_GROUPS, cost_report, usage_report, window
+from parley.domain.reports import (
+    COST_GROUPS,
+    USAGE_GROUPS,
+    WIDTHS,
+    Window,
+    aggregate,
+    cost_dimensions,
+    cost_report,
+    usage_dimensions,
+    usage_report,
+    window,
+)
 from parley.errors import InvalidRequestError
 from tests.factories import ledger_entry
 
@@ -48,6 +60,16 @@ def entries(draw: st.DrawFn) -> LedgerEntry:
     )
 
 
+def usage(rows: list[LedgerEntry], win: Window, group_by: list[str]) -> list[dict[str, Any]]:
+    """The usage report of `rows`, summed in Python as the store sums them in SQL."""
+    width = next(name for name, step in WIDTHS.items() if step == win.width)
+    return usage_report(aggregate(rows, width, usage_dimensions(group_by)), win, group_by)
+
+
+def cost(rows: list[LedgerEntry], win: Window, group_by: list[str]) -> list[dict[str, Any]]:
+    return cost_report(aggregate(rows, "1d", cost_dimensions(group_by)), win, group_by)
+
+
 GROUPINGS = [list(c) for n in range(3) for c in combinations(USAGE_GROUPS, n)]
 
 
@@ -56,7 +78,7 @@ GROUPINGS = [list(c) for n in range(3) for c in combinations(USAGE_GROUPS, n)]
 def test_usage_totals_equal_the_ledger_for_any_grouping(
     rows: list[LedgerEntry], group_by: list[str]
 ) -> None:
-    data = usage_report(rows, window(T0, T0 + timedelta(days=7), "1d", None), group_by)
+    data = usage(rows, window(T0, T0 + timedelta(days=7), "1d", None), group_by)
     results = [r for bucket in data for r in bucket["results"]]
     assert sum(r["uncached_input_tokens"] for r in results) == sum(
         e.uncached_input_tokens for e in rows
@@ -78,14 +100,14 @@ def test_usage_totals_equal_the_ledger_for_any_grouping(
 def test_cost_totals_equal_the_ledger_for_any_grouping(
     rows: list[LedgerEntry], group_by: list[str]
 ) -> None:
-    data = cost_report(rows, window(T0, T0 + timedelta(days=7), "1d", None), group_by)
+    data = cost(rows, window(T0, T0 + timedelta(days=7), "1d", None), group_by)
     cents = sum(Decimal(r["amount"]) for bucket in data for r in bucket["results"])
     assert cents == Decimal(sum(e.cost_picodollars for e in rows)) * 100 / PICO
 
 
 def test_entries_land_in_the_bucket_of_their_completion() -> None:
     rows = [replace(BASE, output_tokens=1, completed_at=T0 + timedelta(minutes=90))]
-    data = usage_report(rows, window(T0, T0 + timedelta(hours=3), "1h", None), [])
+    data = usage(rows, window(T0, T0 + timedelta(hours=3), "1h", None), [])
     assert [(b["starting_at"], len(b["results"])) for b in data] == [
         ("2026-11-20T00:00:00Z", 0),
         ("2026-11-20T01:00:00Z", 1),
@@ -94,7 +116,7 @@ def test_entries_land_in_the_bucket_of_their_completion() -> None:
 
 
 def test_ungrouped_dimensions_are_null_and_grouped_ones_named() -> None:
-    data = usage_report([BASE], window(T0, T0 + timedelta(days=1), "1d", None), ["model"])
+    data = usage([BASE], window(T0, T0 + timedelta(days=1), "1d", None), ["model"])
     (result,) = data[0]["results"]
     assert result["model"] == "a" and result["workspace_id"] is None
 
@@ -127,7 +149,7 @@ PARTNERS = [
 
 
 def test_usage_groups_by_surface_and_region() -> None:
-    (bucket,) = usage_report(PARTNERS, DAY, ["surface", "region"])
+    (bucket,) = usage(PARTNERS, DAY, ["surface", "region"])
     assert [(r["surface"], r["region"], r["output_tokens"]) for r in bucket["results"]] == [
         ("bedrock", "us-east-1", 8),
         ("claude_api", "global", 1),
@@ -137,7 +159,7 @@ def test_usage_groups_by_surface_and_region() -> None:
 
 
 def test_usage_groups_by_the_geo_each_request_was_held_to() -> None:
-    (bucket,) = usage_report(PARTNERS, DAY, ["inference_geo"])
+    (bucket,) = usage(PARTNERS, DAY, ["inference_geo"])
     assert [(r["inference_geo"], r["output_tokens"]) for r in bucket["results"]] == [
         ("eu", 18),
         ("not_available", 8),
@@ -147,7 +169,7 @@ def test_usage_groups_by_the_geo_each_request_was_held_to() -> None:
 
 def test_cost_groups_by_surface_and_region_with_the_other_dimensions() -> None:
     rows = [replace(e, cost_picodollars=10**10 * e.output_tokens) for e in PARTNERS]
-    (bucket,) = cost_report(rows, DAY, ["workspace_id", "surface", "region"])
+    (bucket,) = cost(rows, DAY, ["workspace_id", "surface", "region"])
     assert [
         (r["workspace_id"], r["surface"], r["region"], Decimal(r["amount"]))
         for r in bucket["results"]
@@ -161,7 +183,7 @@ def test_cost_groups_by_surface_and_region_with_the_other_dimensions() -> None:
 
 def test_cost_by_description_keeps_the_surface_and_the_geo() -> None:
     rows = [replace(PARTNERS[1], cost_output_picodollars=10**10, cost_picodollars=10**10)]
-    (bucket,) = cost_report(rows, DAY, ["surface", "description"])
+    (bucket,) = cost(rows, DAY, ["surface", "description"])
     (output,) = [r for r in bucket["results"] if r["token_type"] == "output_tokens"]
     assert (output["surface"], output["region"], output["inference_geo"]) == ("vertex", None, "eu")
     assert Decimal(output["amount"]) == 1

@@ -3,19 +3,23 @@ migrations existed) keeps its keys and gains the ledger."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from parley.domain.reports import aggregate
 from parley.store.db import MIGRATIONS, connect
 from parley.store.keys import KeyStore
 from parley.store.ledger import LedgerStore
 from parley.store.tables import ledger
 from tests.factories import ledger_entry
+from tests.postgres import postgres_schema
 
 
 def test_a_new_database_gets_every_table(tmp_path: Path) -> None:
@@ -71,3 +75,36 @@ async def test_first_party_rows_move_their_inference_geo_from_region_to_geo(
         ("us", "claude_api", "global", "us"),
         ("vertex", "vertex", "europe-west1", None),
     ]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_the_rows_so_far_are_summed_per_day_by_the_upgrade(
+    tmp_path: Path, database: str
+) -> None:
+    with contextlib.ExitStack() as stack:
+        url = (
+            f"sqlite:///{tmp_path / 'daily.db'}"
+            if database == "sqlite"
+            else stack.enter_context(postgres_schema())
+        )
+        old = migrated_to(url, "0004_aws_credentials")
+        when = datetime(2026, 11, 3, 23, 59, tzinfo=UTC)
+        rows = [
+            ledger_entry(
+                request_id=str(n),
+                output_tokens=n,
+                cost_picodollars=10**13 * n,
+                geo=geo,
+                completed_at=when + timedelta(minutes=n),
+            )
+            for n, geo in [(0, None), (1, "us"), (2, None), (3, None)]
+        ]
+        with old.begin() as connection:
+            connection.execute(ledger.insert(), [asdict(row) for row in rows])
+        old.dispose()
+        engine = connect(url)
+        found = await LedgerStore(engine).totals(
+            "org", when.replace(hour=0, minute=0), when + timedelta(days=1, minutes=1), "1d", []
+        )
+        engine.dispose()
+    assert sorted(found, key=repr) == sorted(aggregate(rows, "1d", []), key=repr)
