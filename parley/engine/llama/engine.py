@@ -48,18 +48,6 @@ class LlamaEngine:
         )
         offload = resolve_offload(settings, gpu_backend())
         self._model = LlamaModel(path, shape, offload)
-        backend, used = describe(in_use(offload, devices()))
-        log.info(
-            "model %s on %s (%s): n_gpu_layers=%d flash_attn=%s",
-            entry.id,
-            backend,
-            used,
-            offload.n_gpu_layers,
-            offload.flash_attn,
-        )
-        metrics.device_info.labels(
-            entry.id, backend, used, str(offload.n_gpu_layers), offload.flash_attn
-        ).set(1)
         try:
             _check_window(entry, self._model.train_context)
             self.chat = choose_template(
@@ -75,6 +63,18 @@ class LlamaEngine:
         self.context_window = min(entry.context_window, settings.kv_cells)
         self.tool_format = NATIVE.get(self.chat.format or "", GENERIC)
         self._renderer = PromptRenderer(self._model, self.chat.source)
+        backend, used = describe(in_use(offload, devices()))
+        log.info(
+            "model %s on %s (%s): n_gpu_layers=%d flash_attn=%s",
+            entry.id,
+            backend,
+            used,
+            offload.n_gpu_layers,
+            offload.flash_attn,
+        )
+        metrics.device_info.labels(
+            entry.id, backend, used, str(offload.n_gpu_layers), offload.flash_attn
+        ).set(1)
         self._scheduler = Scheduler(
             self._model,
             context_window=self.context_window,
