@@ -140,8 +140,8 @@ class Fuzzer:
             if isinstance(case.body, dict) and "model" in case.body:
                 case.body["model"] = self.model
         if isinstance(case.body, dict):
-            tokens = case.body.get("max_tokens")
-            if isinstance(tokens, int) and tokens > self.max_tokens:
+            tokens = case.body.get("max_tokens")  # 1567.0 is a valid integer too
+            if isinstance(tokens, int | float) and tokens > self.max_tokens:
                 case.body["max_tokens"] = self.max_tokens
 
     def problems(self, case: Case, response: Response) -> list[tuple[str, str]]:
