@@ -70,7 +70,7 @@ def second_turn(body: dict[str, Any]) -> dict[str, Any]:
 async def main(args: argparse.Namespace) -> None:
     body = json.loads(RECORDED.read_text())
     body["model"] = args.model
-    async with httpx.AsyncClient(timeout=900) as client:
+    async with httpx.AsyncClient(timeout=3600) as client:
         cold = await first_delta(client, args, body)
         cached = await first_delta(client, args, second_turn(body))
     table = Table(title="Claude Code's default request, prefill")
