@@ -262,7 +262,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(result: dict[str, Any]) -> None:
     prefix, rr = result["routing"]["prefix"], result["routing"]["round-robin"]
-    table = Table(title=f"{len(prefix['ttft_s']) // 1} measured requests per mode, 2 llama-server replicas")
+    measured = len(prefix["ttft_s"])
+    table = Table(title=f"{measured} measured requests per mode, 2 llama-server replicas")
     table.add_column("measure")
     table.add_column("prefix-aware", justify="right")
     table.add_column("round-robin", justify="right")
