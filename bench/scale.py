@@ -78,6 +78,7 @@ def replicas(count: int, logs: Path, slots: int, ctx: int) -> Iterator[list[Llam
 @contextlib.contextmanager
 def gateway(data: Path, urls: list[str], routing: str, keys: list[Tenant]) -> Iterator[str]:
     """`parley serve` as its own process, the model behind the replicas at `urls`."""
+    data.mkdir(parents=True, exist_ok=True)
     config = data / "parley.toml"
     config.write_text(
         "default_model = false\n"
@@ -161,17 +162,17 @@ async def routing_run(args: argparse.Namespace, routing: str, work: Path) -> dic
         gateway(work / "data", [s.url for s in servers], routing, keys) as url,
     ):
         async with httpx.AsyncClient(timeout=args.request_timeout) as client:
-            for tenant in keys:  # warm-up: each prefix computed once somewhere
-                await ask(client, url, tenant, 0)
-            before = (await client.get(f"{url}/metrics")).text
-            order = [(t, r) for r in range(1, args.rounds + 1) for t in keys]
-            random.Random(args.salt).shuffle(order)
             gate = asyncio.Semaphore(args.concurrency)
 
             async def one(tenant: Tenant, number: int) -> float:
                 async with gate:
                     return await ask(client, url, tenant, number)
 
+            # warm-up: each prefix computed once somewhere
+            await asyncio.gather(*(one(tenant, 0) for tenant in keys))
+            before = (await client.get(f"{url}/metrics")).text
+            order = [(t, r) for r in range(1, args.rounds + 1) for t in keys]
+            random.Random(args.salt).shuffle(order)
             ttfts = await asyncio.gather(*(one(t, n) for t, n in order))
             after = (await client.get(f"{url}/metrics")).text
     requests = metric_sum(after, "parley_replica_requests_total") - metric_sum(
@@ -261,7 +262,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(result: dict[str, Any]) -> None:
     prefix, rr = result["routing"]["prefix"], result["routing"]["round-robin"]
-    table = Table(title="8 tenants, ~2,000-token prefixes, 2 llama-server replicas")
+    measured = len(prefix["ttft_s"])
+    table = Table(title=f"{measured} measured requests per mode, 2 llama-server replicas")
     table.add_column("measure")
     table.add_column("prefix-aware", justify="right")
     table.add_column("round-robin", justify="right")

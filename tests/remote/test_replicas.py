@@ -71,7 +71,8 @@ def test_requests_to_a_dead_replica_are_retried_on_the_live_one(
         metrics = http.get("/metrics").text
     assert [answer.status_code for answer in answers] == [200] * 4
     for answer in answers:
-        assert billed(app, answer.headers["request-id"]).usage.output_tokens >= 1
+        entry = billed(app, answer.headers["request-id"])
+        assert entry.output_tokens == answer.json()["usage"]["output_tokens"]
     assert counter(metrics, "parley_replica_errors_total", replica=servers[0].url) >= 1
     assert counter(metrics, "parley_replica_healthy", replica=servers[0].url) == 0
 
@@ -99,7 +100,7 @@ def test_a_replica_dying_mid_stream_ends_it_with_an_error_event_billed_for_what_
     assert events[-1] == "event: error"
     assert "event: message_stop" not in events
     assert error["error"]["type"] == "overloaded_error"
-    assert 5 <= entry.usage.output_tokens < 1000
+    assert 5 <= entry.output_tokens < 1000
 
 
 def test_with_every_replica_dead_the_answer_is_a_529_without_waiting(
