@@ -458,6 +458,7 @@ def create_app(
         admin,
         limits,
         prompt_cache,
+        batches,
         catalog,
         prices,
         Sessions(server_key),

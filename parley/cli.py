@@ -484,15 +484,21 @@ def usage(
             writer.writerows(records)
 
 
-ApiKey = Annotated[
-    str, typer.Option("--key", help="an API key (or admin key)", envvar="PARLEY_API_KEY")
-]
+API_KEY_ENV = "PARLEY_API_KEY"
+ApiKey = Annotated[str, typer.Option("--key", help="an API key (or admin key)", envvar=API_KEY_ENV)]
+NO_API_KEY = (
+    f"An API key is needed: pass --key sk-ant-api03-... or set {API_KEY_ENV}. "
+    "Create one with `parley keys create`."
+)
 
 
 def _api(url: str, key: str, method: str, path: str, **kwargs: Any) -> Any:
     """Calls a running server's API; a clear message and exit 1 on failure."""
     import httpx
 
+    if not key:
+        console.print(f"[red]{NO_API_KEY}[/red]")
+        raise typer.Exit(1)
     headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
     try:
         response = httpx.request(method, f"{url}{path}", headers=headers, timeout=300, **kwargs)
@@ -505,9 +511,10 @@ def _api(url: str, key: str, method: str, path: str, **kwargs: Any) -> Any:
     return response
 
 
-def _batch_table(batches: list[dict[str, Any]]) -> Table:
-    table = Table("id", "status", "processing", "succeeded", "errored", "canceled", "expired")
-    table.add_column("created")
+def _batch_listing(batches: list[dict[str, Any]]) -> Listing:
+    table = Listing(
+        "id", "status", "processing", "succeeded", "errored", "canceled", "expired", "created"
+    )
     for batch in batches:
         counts = batch["request_counts"]
         table.add_row(
@@ -539,7 +546,7 @@ def batches_create(
     batch = _api(url, key, "POST", "/v1/messages/batches", json={"requests": requests}).json()
     if wait:
         batch = _follow(url, key, batch["id"], len(requests))
-        console.print(_batch_table([batch]))
+        _batch_listing([batch]).print("")
     console.print(batch["id"])
 
 
@@ -567,10 +574,20 @@ def _follow(url: str, key: str, batch_id: str, total: int) -> Any:
 
 
 @batches_app.command("list")
-def batches_list(url: ServerUrl = "http://127.0.0.1:8787", key: ApiKey = "") -> None:
-    """The key's workspace's batches (an admin key: the organization's), newest first."""
+def batches_list(
+    url: ServerUrl = "http://127.0.0.1:8787", key: ApiKey = "", as_json: AsJson = False
+) -> None:
+    """The key's workspace's batches (an admin key: the organization's), newest first: the
+    newest 100, as one page of `GET /v1/messages/batches` (all of it with --json)."""
     page = _api(url, key, "GET", "/v1/messages/batches", params={"limit": 100}).json()
-    console.print(_batch_table(page["data"]))
+    if as_json:
+        _print_json(page)
+        return
+    _batch_listing(page["data"]).print(
+        "No Message Batches yet. Create one from a JSONL file (one "
+        '{"custom_id": ..., "params": {...}} per line) with `parley batches create FILE.jsonl`, '
+        "or with an SDK's client.messages.batches.create(requests=[...])."
+    )
 
 
 @batches_app.command("get")

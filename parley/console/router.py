@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from parley.console import charts, units
 from parley.console.session import COOKIE, PRE_COOKIE, Sessions, new_nonce
@@ -28,11 +28,13 @@ from parley.domain.reports import WHOLE
 from parley.errors import ParleyError
 from parley.services.admin import Admin
 from parley.services.auth import AuthService
+from parley.services.batches import Batches
 from parley.services.caching import PromptCache
 from parley.services.limits import RateLimits
 from parley.services.reports import Reports
 
 MAX_FORM = 64 * 1024
+BATCHES_SHOWN = 100
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 LIMIT_NAMES = {
     "requests": "Requests",
@@ -56,6 +58,7 @@ class ConsoleServices:
     admin: Admin
     limits: RateLimits
     prompt_cache: PromptCache
+    batches: Batches
     catalog: Catalog
     prices: PriceBook
     sessions: Sessions
@@ -381,6 +384,32 @@ def console_router(services: ConsoleServices) -> APIRouter:
             "cache.html", nav="cache", csrf=csrf, entries=entries, now=now, names=workspaces
         )
 
+    async def batches(request: Request, principal: Principal, csrf: str) -> Response:
+        listed = await services.batches.page(principal, BATCHES_SHOWN, None, None)
+        names = {w.id: w.name for w in await services.admin.workspaces(principal)}
+        rows = [
+            (batch, _progress(await services.batches.live_counts(batch), batch.total))
+            for batch in listed.data
+        ]
+        return page(
+            "batches.html",
+            nav="batches",
+            csrf=csrf,
+            rows=rows,
+            names=names,
+            more=listed.has_more,
+            shown=BATCHES_SHOWN,
+        )
+
+    async def batch_results(request: Request, principal: Principal, csrf: str) -> Response:
+        batch_id = request.path_params["batch_id"]
+        lines = await services.batches.results(principal, batch_id)
+        return StreamingResponse(
+            lines,
+            media_type="application/jsonl",
+            headers={"content-disposition": f'attachment; filename="{batch_id}_results.jsonl"'},
+        )
+
     async def models(request: Request, principal: Principal, csrf: str) -> Response:
         catalog = services.catalog
         rows = [
@@ -399,6 +428,8 @@ def console_router(services: ConsoleServices) -> APIRouter:
         ("/keys/disable", disable_key, ["POST"]),
         ("/workspaces/create", create_workspace, ["POST"]),
         ("/cache", cache, ["GET"]),
+        ("/batches", batches, ["GET"]),
+        ("/batches/{batch_id}/results", batch_results, ["GET"]),
         ("/models", models, ["GET"]),
     ]:
         router.add_api_route(path, guarded(handler), methods=methods)
@@ -413,6 +444,17 @@ def _refused(page: Callable[..., HTMLResponse]) -> HTMLResponse:
         "missing or stale). Reload the page and try again.",
         csrf=None,
     )
+
+
+PROGRESS = ("succeeded", "errored", "canceled", "expired", "processing")
+
+
+def _progress(counts: dict[str, int], total: int) -> list[tuple[str, int, float]]:
+    """Each state's count and share of the batch, in the order the bar draws them."""
+    return [
+        (state, counts.get(state, 0), 0.0 if total <= 0 else 100 * counts.get(state, 0) / total)
+        for state in PROGRESS
+    ]
 
 
 def _label(start: datetime, bucket: str) -> str:

@@ -10,10 +10,19 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from parley.settings import BatchesSettings, Settings
-from tests.helpers import API_KEY, MODEL, create_keys, fake_app, free_port, running
+from tests.helpers import (
+    API_KEY,
+    MODEL,
+    OTHER_WORKSPACE_KEY,
+    create_keys,
+    fake_app,
+    free_port,
+    running,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -29,10 +38,11 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def parley(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def parley(url: str, *args: str, key: str = API_KEY) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    keyed = ["--key", key] if key else []
     return subprocess.run(
-        [sys.executable, "-m", "parley", "batches", *args, "--url", url, "--key", API_KEY],
+        [sys.executable, "-m", "parley", "batches", *args, "--url", url, *keyed],
         capture_output=True,
         text=True,
         timeout=120,
@@ -70,6 +80,35 @@ def test_results_writes_one_line_per_request(url: str, created: str, tmp_path: P
 def test_list_shows_the_batch(url: str, created: str) -> None:
     listed = parley(url, "list")
     assert created in listed.stdout
+
+
+def test_list_json_prints_the_apis_page(url: str, created: str) -> None:
+    listed = json.loads(parley(url, "list", "--json").stdout)
+    api = httpx.get(
+        f"{url}/v1/messages/batches",
+        params={"limit": 100},
+        headers={"x-api-key": API_KEY, "anthropic-version": "2023-06-01"},
+    ).json()
+    assert listed == api
+    assert created in [batch["id"] for batch in listed["data"]]
+
+
+def test_an_empty_list_says_how_to_create_a_batch(url: str) -> None:
+    listed = parley(url, "list", key=OTHER_WORKSPACE_KEY)
+    assert listed.returncode == 0
+    assert "No Message Batches yet" in listed.stdout
+    assert "parley batches create FILE.jsonl" in listed.stdout
+
+
+def test_an_empty_json_list_has_no_data(url: str) -> None:
+    listed = json.loads(parley(url, "list", "--json", key=OTHER_WORKSPACE_KEY).stdout)
+    assert listed == {"data": [], "has_more": False, "first_id": None, "last_id": None}
+
+
+def test_without_a_key_it_says_how_to_give_one(url: str) -> None:
+    result = parley(url, "list", key="")
+    assert result.returncode == 1
+    assert "pass --key sk-ant-api03-... or set PARLEY_API_KEY" in result.stdout
 
 
 def test_cancel_of_an_unknown_batch_says_why_and_exits_1(url: str) -> None:

@@ -63,7 +63,9 @@ async def test_a_form_with_a_wrong_csrf_token_changes_nothing(raw: httpx.AsyncCl
     assert ">x<" not in (await raw.get("/console/keys")).text
 
 
-@pytest.mark.parametrize("page", ["usage", "limits", "limits/live", "keys", "cache", "models"])
+@pytest.mark.parametrize(
+    "page", ["usage", "limits", "limits/live", "keys", "cache", "batches", "models"]
+)
 async def test_every_page_opens_once_signed_in(raw: httpx.AsyncClient, page: str) -> None:
     assert (await raw.get(f"/console/{page}")).status_code == 303
     await sign_in(raw)

@@ -5,6 +5,7 @@ created and disabled in the page as the official SDK sees them, CSRF, and screen
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -31,7 +32,7 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["usage", "limits", "keys", "cache", "models"]
+PAGES = ["usage", "limits", "keys", "cache", "batches", "models"]
 WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
 SCREENSHOTS_ENV = "PARLEY_CONSOLE_SCREENSHOTS"  # set: also write them to bench/results/console/
 
@@ -243,37 +244,51 @@ def history(app: FastAPI) -> None:
             blocking(app.state.ledger.record(entry))
 
 
-def test_every_page_is_captured_at_desktop_and_phone_width(
-    browser: Any,
-    served: tuple[FastAPI, str],
-    traffic: list[anthropic.types.Message],
-    tmp_path: Path,
-) -> None:
+@pytest.fixture(scope="module")
+def pictured(
+    served: tuple[FastAPI, str], traffic: list[anthropic.types.Message]
+) -> tuple[FastAPI, str]:
+    """The server with a history of usage and an ended batch (one request errored), so
+    each picture shows a page with something on it."""
     app, url = served
     history(app)
+    client = sdk(url, API_KEY)
+    good: Any = {"model": MODEL, "max_tokens": 8, "messages": [{"role": "user", "content": "Hi"}]}
+    requests: list[Any] = [{"custom_id": f"q-{i}", "params": good} for i in range(4)]
+    requests.append({"custom_id": "bad", "params": good | {"model": "no-such-model"}})
+    batch = client.messages.batches.create(requests=requests)
+    for _ in range(300):
+        if client.messages.batches.retrieve(batch.id).processing_status == "ended":
+            break
+        time.sleep(0.1)
+    return served
+
+
+@pytest.mark.parametrize("name", ["sign-in", *PAGES])
+def test_every_page_is_captured_at_desktop_and_phone_width(
+    browser: Any, pictured: tuple[FastAPI, str], tmp_path: Path, name: str
+) -> None:
+    _app, url = pictured
     folders = screenshot_folders(tmp_path)
     sign_in(browser, url)
     written = []
     for label, (width, height) in WIDTHS.items():
-        for name in ["sign-in", *PAGES]:
-            if name == "sign-in":
-                browser.delete_all_cookies()
-            metrics = {"width": width, "height": height, "deviceScaleFactor": 1}
-            metrics["mobile"] = label == "phone"
-            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-            browser.get(f"{url}/console/{name}?range=24h&bucket=1h")
-            overflow = browser.execute_script(
-                "return document.documentElement.scrollWidth > window.innerWidth"
-            )
-            assert not overflow, f"{name} scrolls sideways at {label} width"
-            full = browser.execute_script("return document.documentElement.scrollHeight")
-            metrics["height"] = max(height, int(full))
-            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-            for folder in folders:
-                path = folder / f"{name}-{label}.png"
-                browser.save_screenshot(str(path))
-                written.append(path)
-            if name == "sign-in":
-                sign_in(browser, url)
+        if name == "sign-in":
+            browser.delete_all_cookies()
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1}
+        metrics["mobile"] = label == "phone"
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        browser.get(f"{url}/console/{name}?range=24h&bucket=1h")
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth > window.innerWidth"
+        )
+        assert not overflow, f"{name} scrolls sideways at {label} width"
+        full = browser.execute_script("return document.documentElement.scrollHeight")
+        metrics["height"] = max(height, int(full))
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        for folder in folders:
+            path = folder / f"{name}-{label}.png"
+            browser.save_screenshot(str(path))
+            written.append(path)
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     assert all(path.stat().st_size > 5000 for path in written)
