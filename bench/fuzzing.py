@@ -205,6 +205,23 @@ class Fuzzer:
         return None
 
 
+def an_ended_batch(base_url: str, key: str, wait: float = 10) -> str:
+    """A Message Batch of `key`'s workspace, canceled until it has ended (within `wait`
+    seconds): the `batch_id` the valid cases of the batch operations name (`objects`), so
+    they reach a real batch, not only the 404 of an unknown id."""
+    headers = {"x-api-key": key}
+    body = {"requests": [{"custom_id": "only", "params": {"max_tokens": 1, "messages": []}}]}
+    made = requests.post(f"{base_url}/v1/messages/batches", json=body, headers=headers, timeout=30)
+    batch = str(made.json()["id"])
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        url = f"{base_url}/v1/messages/batches/{batch}/cancel"
+        if requests.post(url, headers=headers, timeout=30).json()["processing_status"] == "ended":
+            return batch
+        time.sleep(0.05)
+    raise RuntimeError(f"batch {batch} did not end within {wait} s")
+
+
 def fuzz_for(fuzzer: Fuzzer, seconds: float, examples: int, callers: list[str]) -> float:
     """Rounds over every operation x mode x caller, `examples` cases each with a new seed,
     until `seconds` have passed (0: one whole round). Returns the seconds taken."""

@@ -7,15 +7,13 @@ on the real model. `PARLEY_FUZZ_EXAMPLES` raises the cases per operation, mode a
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from fuzzing import Fuzzer, fuzz_for
+from fuzzing import Fuzzer, an_ended_batch, fuzz_for
 from parley.settings import LimitsSettings, Settings, TierSource
 from tests.helpers import ADMIN_KEY, API_KEY, MODEL, create_keys, fake_app, free_port, serving
 
@@ -33,22 +31,7 @@ def fuzzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzer]:
     )
     create_keys(settings)
     with serving(fake_app(settings), settings) as url:
-        yield Fuzzer(url, KEYS, model=MODEL, objects={"batch_id": an_ended_batch(url)})
-
-
-def an_ended_batch(url: str) -> str:
-    """A batch of the workspace, canceled until it has ended: what the valid cases of the
-    batch operations name, so they reach the object and not only the 404 of an unknown id."""
-    headers = {"x-api-key": API_KEY}
-    body = {"requests": [{"custom_id": "only", "params": {"max_tokens": 1, "messages": []}}]}
-    made = httpx.post(f"{url}/v1/messages/batches", json=body, headers=headers, timeout=30)
-    batch = made.json()["id"]
-    for _ in range(100):
-        canceled = httpx.post(f"{url}/v1/messages/batches/{batch}/cancel", headers=headers)
-        if canceled.json()["processing_status"] == "ended":
-            return str(batch)
-        time.sleep(0.02)
-    raise AssertionError(f"batch {batch} did not end")
+        yield Fuzzer(url, KEYS, model=MODEL, objects={"batch_id": an_ended_batch(url, API_KEY)})
 
 
 def test_fuzzed_requests_get_contract_answers_only(fuzzer: Fuzzer) -> None:
