@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from fuzzing import Fuzzer, fuzz_for
+from fuzzing import Fuzzer, an_ended_batch, fuzz_for
 from harness import check_loopback, machine_info, write_json
 
 
@@ -33,11 +33,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/results/fuzz.json"))
     args = parser.parse_args()
 
+    base_url = check_loopback(args.parley)
     fuzzer = Fuzzer(
-        check_loopback(args.parley),
+        base_url,
         {"workspace": args.key, "admin": args.admin_key},
         model=args.model,
         max_tokens=args.max_tokens,
+        objects={"batch_id": an_ended_batch(base_url, args.key)},
     )
     took = fuzz_for(fuzzer, args.seconds, args.examples, ["workspace", "admin"])
     tally = fuzzer.tally

@@ -47,6 +47,7 @@ class Tally:
     tried: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     by_operation: Counter[str] = field(default_factory=Counter)
+    answers: Counter[tuple[str, int]] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     examples: list[dict[str, Any]] = field(default_factory=list)
 
@@ -69,15 +70,23 @@ class Tally:
 class Fuzzer:
     """`key`s by caller name; `model`: a served model id, put into half the valid bodies so
     they get past model resolution; `max_tokens`: the most a valid body may ask for (keeps
-    runs on a real model short)."""
+    runs on a real model short); `objects`: path parameter values naming objects that exist
+    (a batch id), put in place of the documented examples in those same valid cases."""
 
     def __init__(
-        self, base_url: str, keys: dict[str, str], *, model: str, max_tokens: int = 16
+        self,
+        base_url: str,
+        keys: dict[str, str],
+        *,
+        model: str,
+        max_tokens: int = 16,
+        objects: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url
         self.keys = keys
         self.model = model
         self.max_tokens = max_tokens
+        self.objects = objects or {}
         self.document: dict[str, Any] = requests.get(f"{base_url}/openapi.json", timeout=30).json()
         self.schema = schemathesis.openapi.from_dict(self.document)
         self.session = requests.Session()
@@ -122,16 +131,18 @@ class Fuzzer:
             self.tally.fail("no answer", case, repr(exc))
             return
         self.tally.statuses[response.status_code] += 1
+        self.tally.answers[(case.operation.label, response.status_code)] += 1
         for kind, detail in self.problems(case, response):
             self.tally.fail(kind, case, detail)
 
     def _steer(self, case: Case, mode: str) -> None:
         """Every other valid case names a served model, in its body and with the documented
-        example of each path parameter (a Vertex or Bedrock model id); no body asks for many
-        tokens (an invalid one may be invalid elsewhere and still generate)."""
+        example of each path parameter (a Vertex or Bedrock model id) or an object that exists;
+        no body asks for many tokens (an invalid one may be invalid elsewhere and still
+        generate)."""
         if mode == "valid" and self.tally.tried % 2 == 0:
             examples = {
-                p["name"]: p["example"]
+                p["name"]: self.objects.get(p["name"], p["example"])
                 for p in case.operation.definition.raw.get("parameters", [])
                 if p["in"] == "path"
             }
@@ -192,6 +203,23 @@ class Fuzzer:
         except jsonschema.ValidationError as exc:
             return f"{exc.message} at {list(exc.absolute_path)}"
         return None
+
+
+def an_ended_batch(base_url: str, key: str, wait: float = 10) -> str:
+    """A Message Batch of `key`'s workspace, canceled until it has ended (within `wait`
+    seconds): the `batch_id` the valid cases of the batch operations name (`objects`), so
+    they reach a real batch, not only the 404 of an unknown id."""
+    headers = {"x-api-key": key}
+    body = {"requests": [{"custom_id": "only", "params": {"max_tokens": 1, "messages": []}}]}
+    made = requests.post(f"{base_url}/v1/messages/batches", json=body, headers=headers, timeout=30)
+    batch = str(made.json()["id"])
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        url = f"{base_url}/v1/messages/batches/{batch}/cancel"
+        if requests.post(url, headers=headers, timeout=30).json()["processing_status"] == "ended":
+            return batch
+        time.sleep(0.05)
+    raise RuntimeError(f"batch {batch} did not end within {wait} s")
 
 
 def fuzz_for(fuzzer: Fuzzer, seconds: float, examples: int, callers: list[str]) -> float:

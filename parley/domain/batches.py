@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 from parley.domain.ids import new_id
 from parley.errors import InvalidRequestError, RequestTooLargeError
+from parley.wire.batches import CUSTOM_ID_PATTERN, MAX_REQUESTS
 
 RequestState = Literal["processing", "succeeded", "errored", "canceled", "expired"]
 ProcessingStatus = Literal["in_progress", "canceling", "ended"]
 END_STATES: tuple[RequestState, ...] = ("succeeded", "errored", "canceled", "expired")
-CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-MAX_REQUESTS = 100_000
+CUSTOM_ID = re.compile(CUSTOM_ID_PATTERN)
 
 
 @dataclass(frozen=True, kw_only=True)

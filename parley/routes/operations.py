@@ -21,6 +21,12 @@ from parley.wire.admin import (
     Workspace,
     WorkspaceCreateParams,
 )
+from parley.wire.batches import (
+    DeletedMessageBatch,
+    MessageBatch,
+    MessageBatchCreateParams,
+    MessageBatchPage,
+)
 from parley.wire.bedrock import InferenceProfileSummary, ListInferenceProfilesResponse
 from parley.wire.cache import CacheEntryList
 from parley.wire.limits import RateLimitList
@@ -69,7 +75,7 @@ class Operation:
     of the caller's workspace, so another workspace's key gets 404."""
 
     name: str
-    method: Literal["GET", "POST"]
+    method: Literal["GET", "POST", "DELETE"]
     path: str
     summary: str
     auth: Auth
@@ -113,6 +119,9 @@ _REPORT = (
 )
 _CREATE_EXAMPLE = {"model": EXAMPLE_MODEL, "max_tokens": 16, "messages": EXAMPLE_MESSAGES}
 _COUNT_EXAMPLE = {"model": EXAMPLE_MODEL, "messages": EXAMPLE_MESSAGES}
+_BATCHES = "/v1/messages/batches"
+_BATCH_ID = Param("batch_id", "path", "msgbatch_01")
+_BATCH_EXAMPLE = {"requests": [{"custom_id": "first", "params": _CREATE_EXAMPLE}]}
 
 
 def _version_field(versions: dict[str, str]) -> dict[str, Any]:
@@ -232,6 +241,72 @@ OPERATIONS: tuple[Operation, ...] = (
         MessageTokensCount,
         body=Body(CountTokensParams, _COUNT_EXAMPLE),
         params=(_VERSION_HEADER,),
+    ),
+    Operation(
+        "createMessageBatch",
+        "POST",
+        _BATCHES,
+        "Create a Message Batch",
+        "workspace",
+        "claude_api",
+        MessageBatch,
+        body=Body(MessageBatchCreateParams, _BATCH_EXAMPLE),
+        params=(_VERSION_HEADER,),
+    ),
+    Operation(
+        "listMessageBatches",
+        "GET",
+        _BATCHES,
+        "List Message Batches, newest first (an admin key: the whole organization's)",
+        "key",
+        "claude_api",
+        MessageBatchPage,
+        params=(_VERSION_HEADER, *_paging()),
+    ),
+    Operation(
+        "cancelMessageBatch",
+        "POST",
+        _BATCHES + "/{batch_id}/cancel",
+        "Cancel a Message Batch",
+        "key",
+        "claude_api",
+        MessageBatch,
+        params=(_VERSION_HEADER, _BATCH_ID),
+        owned=True,
+    ),
+    Operation(
+        "getMessageBatch",
+        "GET",
+        _BATCHES + "/{batch_id}",
+        "Get a Message Batch",
+        "key",
+        "claude_api",
+        MessageBatch,
+        params=(_VERSION_HEADER, _BATCH_ID),
+        owned=True,
+    ),
+    Operation(
+        "deleteMessageBatch",
+        "DELETE",
+        _BATCHES + "/{batch_id}",
+        "Delete an ended Message Batch",
+        "key",
+        "claude_api",
+        DeletedMessageBatch,
+        params=(_VERSION_HEADER, _BATCH_ID),
+        owned=True,
+    ),
+    Operation(
+        "getMessageBatchResults",
+        "GET",
+        _BATCHES + "/{batch_id}/results",
+        "An ended Message Batch's results, one JSON line per request",
+        "key",
+        "claude_api",
+        None,
+        params=(_VERSION_HEADER, _BATCH_ID),
+        media_type="application/binary",
+        owned=True,
     ),
     Operation(
         "listModels",
@@ -448,3 +523,10 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("openapi", "GET", "/openapi.json", "This document", "public", "operator", None),
 )
+
+# Routes the app serves that are not operations of the description, by path prefix, and why.
+NOT_OPERATIONS: dict[str, str] = {
+    "/console": "the web console: HTML pages and form posts for people in a browser, signed in "
+    "with a session cookie and guarded by a CSRF nonce; no client calls them with a key, and "
+    "each reads and writes through the same services as the API operations here",
+}

@@ -12,6 +12,7 @@ from parley.domain.batches import END_STATES, BatchRecord, batch_id, check_reque
 from parley.domain.paging import Page, paginate
 from parley.domain.ports import BatchQueue, Clock, Principal
 from parley.errors import InvalidRequestError, NotFoundError
+from parley.services.auth import require_workspace_key
 from parley.services.limits import RateLimits
 
 
@@ -28,6 +29,8 @@ class Batches:
         return datetime.fromtimestamp(self._clock.now(), UTC)
 
     async def create(self, principal: Principal, body: Any, version: str | None) -> BatchRecord:
+        """A batch is Messages API calls, billed to the workspace: an admin key gets 403."""
+        require_workspace_key(principal)
         if not isinstance(body, dict):
             raise InvalidRequestError("request body must be a JSON object")
         extra = sorted(set(body) - {"requests"})

@@ -5,7 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from parley.wire.common import StrictWireModel
+from parley.wire.messages import MessageCreateParams
+
+# The batch-level rules the service checks (each request's own params are checked when it runs).
+CUSTOM_ID_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+MAX_REQUESTS = 100_000
+
+
+class MessageBatchRequestParam(StrictWireModel):
+    custom_id: str = Field(pattern=CUSTOM_ID_PATTERN)
+    params: MessageCreateParams
+
+
+class MessageBatchCreateParams(StrictWireModel):
+    """The body of `POST /v1/messages/batches`, as the description tells it."""
+
+    requests: list[MessageBatchRequestParam] = Field(min_length=1, max_length=MAX_REQUESTS)
 
 
 class MessageBatchRequestCounts(BaseModel):

@@ -5,6 +5,7 @@ table fails `test_openapi.py`. A FakeEngine answers: generation is not what this
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -96,7 +97,35 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
 # workspace gets one (a request with that key), as the path parameters that name it. An owned
 # operation without an entry fails `test_each_owned_operation_can_make_its_object`.
 OwnedObject = Callable[[httpx.AsyncClient], Awaitable[dict[str, str]]]
-OWNED_OBJECTS: dict[str, OwnedObject] = {}
+BATCH = {"requests": [{"custom_id": "only", "params": {"max_tokens": 1, "messages": []}}]}
+
+
+async def a_batch(client: httpx.AsyncClient) -> dict[str, str]:
+    """An in-progress batch of API_KEY's workspace (its one request errors when it runs)."""
+    made = await client.post("/v1/messages/batches", json=BATCH, headers={"x-api-key": API_KEY})
+    assert made.status_code == 200, made.text
+    return {"batch_id": made.json()["id"]}
+
+
+async def an_ended_batch(client: httpx.AsyncClient) -> dict[str, str]:
+    """A batch of API_KEY's workspace canceled until it has ended (deletable, with results)."""
+    made = await a_batch(client)
+    headers = {"x-api-key": API_KEY}
+    for _ in range(100):
+        url = f"/v1/messages/batches/{made['batch_id']}"
+        canceled = await client.post(url + "/cancel", headers=headers)
+        if canceled.json()["processing_status"] == "ended":
+            return made
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"batch {made['batch_id']} did not end")
+
+
+OWNED_OBJECTS: dict[str, OwnedObject] = {
+    "getMessageBatch": a_batch,
+    "cancelMessageBatch": a_batch,
+    "deleteMessageBatch": an_ended_batch,
+    "getMessageBatchResults": an_ended_batch,
+}
 
 
 def test_each_owned_operation_can_make_its_object() -> None:

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from parley import __version__
 from parley.routes.openapi import build_openapi
-from parley.routes.operations import OPERATIONS
+from parley.routes.operations import NOT_OPERATIONS, OPERATIONS
 from parley.settings import Settings
 from tests.helpers import create_keys, fake_app, serve
 
@@ -36,10 +36,21 @@ def served_routes(routes: Sequence[BaseRoute]) -> set[tuple[str, str]]:
     return found
 
 
+def excluded(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in NOT_OPERATIONS)
+
+
 def test_the_table_names_every_route_the_app_serves(tmp_path: Path) -> None:
     app = fake_app(Settings(data_dir=tmp_path))
     tabled = {(op.method, op.served_route) for op in OPERATIONS}
-    assert served_routes(app.routes) == tabled
+    assert {(m, path) for m, path in served_routes(app.routes) if not excluded(path)} == tabled
+
+
+def test_each_exclusion_names_routes_the_app_serves_and_no_operation(tmp_path: Path) -> None:
+    served = {path for _, path in served_routes(fake_app(Settings(data_dir=tmp_path)).routes)}
+    for prefix in NOT_OPERATIONS:
+        assert any(path == prefix or path.startswith(prefix + "/") for path in served)
+    assert [op.name for op in OPERATIONS if excluded(op.path)] == []
 
 
 async def test_the_document_is_served_without_a_key(tmp_path: Path) -> None:

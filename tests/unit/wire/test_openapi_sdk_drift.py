@@ -12,6 +12,7 @@ import pytest
 from anthropic.types import message_count_tokens_params, message_create_params
 from anthropic.types.beta import message_count_tokens_params as beta_count_tokens_params
 from anthropic.types.beta import message_create_params as beta_message_create_params
+from anthropic.types.messages import batch_create_params
 from pydantic import BaseModel
 
 from parley import __version__
@@ -35,6 +36,8 @@ BETA = {
 REQUESTS = [
     ("MessageCreateParams", message_create_params.MessageCreateParamsBase),
     ("CountTokensParams", message_count_tokens_params.MessageCountTokensParams),
+    ("MessageBatchCreateParams", batch_create_params.BatchCreateParams),
+    ("MessageBatchRequestParam", batch_create_params.Request),
 ]
 RESPONSES: list[tuple[str, type[BaseModel]]] = [
     ("Message", sdk.Message),
@@ -44,6 +47,9 @@ RESPONSES: list[tuple[str, type[BaseModel]]] = [
     ("MessageTokensCount", sdk.MessageTokensCount),
     ("ModelInfo", sdk.ModelInfo),
     ("ErrorResponse", sdk.ErrorResponse),
+    ("MessageBatch", sdk.messages.MessageBatch),
+    ("MessageBatchRequestCounts", sdk.messages.MessageBatchRequestCounts),
+    ("DeletedMessageBatch", sdk.messages.DeletedMessageBatch),
 ]
 
 
