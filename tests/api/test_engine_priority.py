@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -24,8 +25,7 @@ async def engine(settings: Settings) -> AsyncIterator[LlamaEngine]:
     loaded = LlamaEngine(
         model_path(DEFAULT_MODEL.backend, settings.data_dir),
         EngineSettings(threads=2, max_sequences=2, kv_cells=4096, prefix_entries=4),
-        model_id=DEFAULT_MODEL.id,
-        context_window=2048,
+        entry=replace(DEFAULT_MODEL, context_window=2048),
         metrics=Metrics(CollectorRegistry()),
     )
     yield loaded
