@@ -24,7 +24,9 @@ from parley.settings import EngineSettings, Settings
 async def engine(settings: Settings) -> AsyncIterator[LlamaEngine]:
     loaded = LlamaEngine(
         model_path(DEFAULT_MODEL.backend, settings.data_dir),
-        EngineSettings(threads=2, max_sequences=2, kv_cells=4096, prefix_entries=4),
+        EngineSettings(
+            threads=2, max_sequences=2, kv_cells=4096, prefix_entries=4, max_queue_wait_s=600
+        ),
         entry=replace(DEFAULT_MODEL, context_window=2048),
         metrics=Metrics(CollectorRegistry()),
     )
