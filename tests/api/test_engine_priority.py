@@ -16,6 +16,7 @@ from parley.domain.ports import EngineStream, GenerateRequest, Sampling, TokenOu
 from parley.domain.prompt import Conversation, Turn
 from parley.engine.llama.engine import LlamaEngine
 from parley.engine.llama.locate import model_path
+from parley.errors import OverloadedError
 from parley.metrics import Metrics
 from parley.settings import EngineSettings, Settings
 
@@ -67,3 +68,26 @@ async def test_batch_work_leaves_a_sequence_for_an_interactive_request(
         task.cancel()
     for stream in batch:
         await stream.aclose()
+
+
+async def test_queued_batch_work_does_not_refuse_an_interactive_request(
+    settings: Settings,
+) -> None:
+    engine = LlamaEngine(
+        model_path(DEFAULT_MODEL.backend, settings.data_dir),
+        EngineSettings(threads=2, max_sequences=2, kv_cells=4096, prefix_entries=4, queue_limit=1),
+        entry=replace(DEFAULT_MODEL, context_window=2048),
+        metrics=Metrics(CollectorRegistry()),
+    )
+    long = "List the numbers from 1 to 1000 in digits, separated by commas."
+    batch: list[EngineStream] = []
+    try:
+        with pytest.raises(OverloadedError):
+            for _ in range(5):  # at most one batch job runs, one waits: then the queue is full
+                batch.append(engine.generate(request(engine, long, 300, priority=1)))
+        interactive = engine.generate(request(engine, "Say hi.", 3, priority=0))
+        assert [event async for event in interactive if isinstance(event, TokenOut)]
+    finally:
+        for stream in batch:
+            await stream.aclose()
+        await engine.close()

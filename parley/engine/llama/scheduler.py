@@ -102,23 +102,30 @@ class Scheduler:
     def submit(self, request: GenerateRequest, grammars: Grammars, emit: Emit) -> Job:
         job = Job(request, emit, list(request.prompt), grammars.output, grammars.call)
         with self._wake:
-            full = len(self._waiting) >= self._limits.queue_limit
-            if full or self._expected_wait() > self._limits.max_queue_wait_s:
+            # Only jobs that start before this one count: batch work (a higher priority
+            # number) queued behind interactive requests must not refuse them.
+            ahead = [
+                queued
+                for queued in self._waiting
+                if queued.request.priority <= request.priority and not queued.cancelled
+            ]
+            full = len(ahead) >= self._limits.queue_limit
+            if full or self._expected_wait(ahead) > self._limits.max_queue_wait_s:
                 self._stats.rejected.inc()
                 raise OverloadedError("Overloaded", headers={"x-should-retry": "true"})
             self._waiting.append(job)
             self._wake.notify()
         return job
 
-    def _expected_wait(self) -> float:
-        """Under the lock: seconds until a job queued now would start."""
+    def _expected_wait(self, ahead: list[Job]) -> float:
+        """Under the lock: seconds until a job queued now behind `ahead` would start."""
 
         def left(job: Job) -> float:
             prompt = job.prompt_length - min(job.n_past, job.prompt_length)
             return self._costs.work(prompt, max(0, job.request.max_tokens - job.generated))
 
         running = [left(job) for job in self._running]
-        waiting = [left(job) for job in self._waiting if not job.cancelled]
+        waiting = [left(job) for job in ahead]
         return start_delay(running, waiting, self._limits.max_running)
 
     @property
