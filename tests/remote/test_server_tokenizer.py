@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from parley.domain.prompt import ModelAbilities, build_conversation
-from parley.engine.llama.prompting import PromptRenderer
+from parley.engine.llama.prompting import PromptRenderer, Tokenizer
 from parley.engine.llama.vocab import GgufVocabulary
 from parley.engine.remote.vocab import ServerVocabulary
 from parley.wire.messages import MessageParam, TextBlockParam
@@ -28,11 +28,18 @@ def test_the_servers_tokenizer_renders_as_the_gguf_does(replicas: list[LlamaServ
     vocab = GgufVocabulary(packaged_gguf())
     server = ServerVocabulary(replicas[0].url, timeout=10)
     try:
-        local = PromptRenderer(vocab).render(conversation)
-        remote = PromptRenderer(server).render(conversation)
+        local = PromptRenderer(vocab, template_of(vocab)).render(conversation)
+        remote = PromptRenderer(server, template_of(server)).render(conversation)
     finally:
         vocab.close()
         server.close()
     assert remote.tokens == local.tokens
     assert remote.block_ends == local.block_ends
     assert None not in local.block_ends
+
+
+def template_of(tokenizer: Tokenizer) -> str:
+    """The chat template each side reads from its own metadata (the packaged file has one)."""
+    template = tokenizer.metadata("tokenizer.chat_template")
+    assert template is not None
+    return template
