@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import socket
 import subprocess
@@ -31,12 +32,27 @@ def default_model_path() -> Path | None:
     return None
 
 
+def library_env(binary: Path) -> dict[str, str]:
+    """The environment with the binary's own folder on the library path: a build may load its
+    shared libraries (libllama, libggml) from beside it."""
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        filter(None, [str(binary.resolve().parent), env.get("LD_LIBRARY_PATH")])
+    )
+    return env
+
+
 def llama_server_command(
     binary: Path, model: Path, threads: int, ctx: int, slots: int
 ) -> list[str]:
     """The command line, using only the flags this build's --help lists."""
     help_text = subprocess.run(
-        [str(binary), "--help"], capture_output=True, text=True, timeout=60, check=False
+        [str(binary), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=library_env(binary),
     ).stdout
     command = [str(binary), "--model", str(model), "--threads", str(threads)]
     optional = [
@@ -70,7 +86,12 @@ class LlamaServerProcess:
     async def __aenter__(self) -> LlamaServerProcess:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self._log_path.open("wb")
-        self._process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+        self._process = subprocess.Popen(
+            self.command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=library_env(Path(self.command[0])),
+        )
         log.close()
         deadline = time.monotonic() + 180
         async with httpx.AsyncClient(timeout=5) as client:
