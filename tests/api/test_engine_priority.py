@@ -91,3 +91,28 @@ async def test_queued_batch_work_does_not_refuse_an_interactive_request(
         for stream in batch:
             await stream.aclose()
         await engine.close()
+
+
+async def test_running_batch_work_does_not_refuse_an_interactive_request(
+    settings: Settings,
+) -> None:
+    engine = LlamaEngine(
+        model_path(DEFAULT_MODEL.backend, settings.data_dir),
+        EngineSettings(
+            threads=2, max_sequences=1, kv_cells=4096, prefix_entries=4, max_queue_wait_s=0.05
+        ),
+        entry=replace(DEFAULT_MODEL, context_window=2048),
+        metrics=Metrics(CollectorRegistry()),
+    )
+    long = "List the numbers from 1 to 1000 in digits, separated by commas."
+    batch = engine.generate(request(engine, long, 300, priority=1))
+    try:
+        await first_token(batch)  # it holds the only sequence; the engine knows its token costs
+        with pytest.raises(OverloadedError):  # more batch work would wait too long
+            engine.generate(request(engine, long, 300, priority=1))
+        interactive = engine.generate(request(engine, "Say hi.", 3, priority=0))
+        await batch.aclose()
+        assert [event async for event in interactive if isinstance(event, TokenOut)]
+    finally:
+        await batch.aclose()
+        await engine.close()

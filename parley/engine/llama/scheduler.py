@@ -110,21 +110,24 @@ class Scheduler:
                 if queued.request.priority <= request.priority and not queued.cancelled
             ]
             full = len(ahead) >= self._limits.queue_limit
-            if full or self._expected_wait(ahead) > self._limits.max_queue_wait_s:
+            wait = self._expected_wait(request.priority, ahead)
+            if full or wait > self._limits.max_queue_wait_s:
                 self._stats.rejected.inc()
                 raise OverloadedError("Overloaded", headers={"x-should-retry": "true"})
             self._waiting.append(job)
             self._wake.notify()
         return job
 
-    def _expected_wait(self, ahead: list[Job]) -> float:
-        """Under the lock: seconds until a job queued now behind `ahead` would start."""
+    def _expected_wait(self, priority: int, ahead: list[Job]) -> float:
+        """Under the lock: seconds until a job of `priority` queued now behind `ahead` would
+        start. Running batch work does not count against an interactive job: it never holds
+        the last free sequence and yields the rest as interactive jobs arrive (`_next`)."""
 
         def left(job: Job) -> float:
             prompt = job.prompt_length - min(job.n_past, job.prompt_length)
             return self._costs.work(prompt, max(0, job.request.max_tokens - job.generated))
 
-        running = [left(job) for job in self._running]
+        running = [left(job) for job in self._running if job.request.priority <= priority]
         waiting = [left(job) for job in ahead]
         return start_delay(running, waiting, self._limits.max_running)
 
