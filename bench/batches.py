@@ -114,14 +114,16 @@ async def ttft(client: httpx.AsyncClient, args: argparse.Namespace, n: int) -> f
     }
     started = time.perf_counter()
     first: float | None = None
+    lines: list[str] = []
     async with client.stream("POST", "/v1/messages", json=payload) as response:
         async for line in response.aiter_lines():  # read to the end: the request completes
+            lines.append(line)
             # the first generated token opens a block or, for an empty answer, ends the message
             if first is None and line.startswith(("event: content_block", "event: message_delta")):
                 first = time.perf_counter() - started
-        if response.status_code != 200 or first is None:
-            body = (await response.aread()).decode(errors="replace")[:200]
-            raise RuntimeError(f"interactive request {n}: HTTP {response.status_code} {body}")
+    if response.status_code != 200 or first is None:
+        body = " ".join(lines)[:200]
+        raise RuntimeError(f"interactive request {n}: HTTP {response.status_code} {body}")
     return first
 
 
