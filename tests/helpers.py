@@ -171,6 +171,13 @@ async def in_process(data_dir: Path, **engine: Any) -> AsyncIterator[httpx.Async
 def running(app: FastAPI, port: int) -> Iterator[str]:
     """Serves `app` with a real uvicorn on 127.0.0.1:`port` in a thread; yields its URL."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    with _in_thread(server) as url:
+        yield url
+
+
+@contextmanager
+def _in_thread(server: uvicorn.Server) -> Iterator[str]:
+    """Runs `server` in a daemon thread until it has started; stops it on exit."""
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -179,7 +186,7 @@ def running(app: FastAPI, port: int) -> Iterator[str]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.config.port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -244,15 +251,5 @@ def serving(app: FastAPI, settings: Settings) -> Iterator[str]:
     """Serves `app` as `parley serve` does (its uvicorn config and guards) on settings.port in
     a thread; yields its URL."""
     server = uvicorn.Server(server_config(app, settings, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{settings.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with _in_thread(server) as url:
+        yield url
