@@ -4,16 +4,11 @@ exactly one row per succeeded request."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anthropic
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -21,34 +16,17 @@ from parley.store.db import connect
 from parley.store.keys import KeyStore
 from parley.store.ledger import LedgerStore
 from tests.helpers import API_KEY, MODEL, blocking, free_port
+from tests.process import ServerProcess
 
 pytestmark = pytest.mark.slow
 REQUESTS = 12
 
 
-def start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env |= {
-        "PARLEY_ENGINE__THREADS": "2",
-        "PARLEY_BATCHES__LEASE_SECONDS": "2",
-        "PARLEY_BATCHES__POLL_SECONDS": "0.1",
-        "PARLEY_BATCHES__CONCURRENCY": "2",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "parley", "serve", "--port", str(port), "--data-dir", str(data)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
-        time.sleep(0.2)
+BATCH_ENV = {
+    "PARLEY_BATCHES__LEASE_SECONDS": "2",
+    "PARLEY_BATCHES__POLL_SECONDS": "0.1",
+    "PARLEY_BATCHES__CONCURRENCY": "2",
+}
 
 
 def finished(database: sa.Engine) -> int:
@@ -70,7 +48,8 @@ def test_a_kill_9_mid_batch_loses_nothing_and_runs_nothing_twice(tmp_path: Path)
         timeout=60,
         default_headers={"anthropic-version": "2023-06-01"},  # takes `temperature`
     )
-    server = start(tmp_path, port)
+    server = ServerProcess(tmp_path, port, BATCH_ENV, tmp_path / "server.log")
+    server.start()
     try:
         created = client.messages.batches.create(
             requests=[
@@ -90,18 +69,16 @@ def test_a_kill_9_mid_batch_loses_nothing_and_runs_nothing_twice(tmp_path: Path)
         while finished(database) < 3:  # some done, some running, some unstarted
             assert time.monotonic() < deadline, "the batch made no progress"
             time.sleep(0.05)
-        server.send_signal(signal.SIGKILL)
-        server.wait()
+        server.kill()
         assert finished(database) < REQUESTS, "killed too late: nothing was left to recover"
-        server = start(tmp_path, port)
+        server.start()
         deadline = time.monotonic() + 300
         while (batch := client.messages.batches.retrieve(created.id)).processing_status != "ended":
             assert time.monotonic() < deadline, "the batch did not end after the restart"
             time.sleep(0.2)
         lines = list(client.messages.batches.results(created.id))
     finally:
-        server.kill()
-        server.wait()
+        server.stop()
     assert batch.request_counts.succeeded == REQUESTS
     assert sorted(line.custom_id for line in lines) == sorted(f"n{n}" for n in range(REQUESTS))
     assert {line.result.type for line in lines} == {"succeeded"}

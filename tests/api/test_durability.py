@@ -6,11 +6,7 @@ times in a row."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,26 +23,6 @@ from tests.helpers import API_KEY, MODEL, blocking, free_port
 from tests.process import ServerProcess
 
 pytestmark = pytest.mark.slow
-
-
-def start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env["PARLEY_ENGINE__THREADS"] = "2"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "parley", "serve", "--port", str(port), "--data-dir", str(data)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
-        time.sleep(0.2)
 
 
 @pytest.fixture()
@@ -73,22 +49,21 @@ def ask(url: str, n: int) -> tuple[int, str | None]:
 
 
 def test_every_answered_request_survives_a_kill_9_exactly_once(data: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = start(data, port)
+    server = ServerProcess(data, free_port(), {}, data / "server.log")
+    server.start()
+    url = server.url
     answered: list[str] = []
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures = [pool.submit(ask, url, n) for n in range(60)]
         while sum(f.done() for f in futures) < 12:  # mid-load: some answered, many in flight
             time.sleep(0.05)
-        server.send_signal(signal.SIGKILL)
-        server.wait(timeout=30)
+        server.kill()
         for future in futures:
             status, request_id = future.result()
             if status == 200 and request_id is not None:
                 answered.append(request_id)
     assert 12 <= len(answered) < 60
-    restarted = start(data, port)
+    server.start()
     try:
         assert ask(url, 99)[0] == 200  # the restarted server works on the same database
         engine = connect(f"sqlite:///{data / 'parley.db'}")
@@ -104,8 +79,7 @@ def test_every_answered_request_survives_a_kill_9_exactly_once(data: Path) -> No
         assert len(recorded) == len(set(recorded))  # once each
         assert set(answered) <= set(recorded)  # nothing answered is missing
     finally:
-        restarted.terminate()
-        restarted.wait(timeout=30)
+        server.stop()
 
 
 def stream(url: str, n: int) -> tuple[str | None, tuple[int, int] | None]:
