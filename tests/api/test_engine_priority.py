@@ -53,6 +53,17 @@ async def first_token(stream: EngineStream) -> float:
     raise AssertionError("no token")
 
 
+async def tokens(stream: EngineStream, n: int) -> list[TokenOut]:
+    """The stream's next `n` tokens (fewer if it ends first)."""
+    out: list[TokenOut] = []
+    async for event in stream:
+        if isinstance(event, TokenOut):
+            out.append(event)
+            if len(out) == n:
+                break
+    return out
+
+
 async def test_batch_work_leaves_a_sequence_for_an_interactive_request(
     engine: LlamaEngine,
 ) -> None:
@@ -93,6 +104,30 @@ async def test_queued_batch_work_does_not_refuse_an_interactive_request(
         await engine.close()
 
 
+async def test_batch_work_queues_however_long_its_expected_wait(settings: Settings) -> None:
+    engine = LlamaEngine(
+        model_path(DEFAULT_MODEL.backend, settings.data_dir),
+        EngineSettings(
+            threads=2, max_sequences=1, kv_cells=4096, prefix_entries=4, max_queue_wait_s=0.05
+        ),
+        entry=replace(DEFAULT_MODEL, context_window=2048),
+        metrics=Metrics(CollectorRegistry()),
+    )
+    long = "List the numbers from 1 to 1000 in digits, separated by commas."
+    batch = engine.generate(request(engine, long, 300, priority=1))
+    streams = [batch]
+    try:
+        await tokens(batch, 3)  # it holds the only sequence; the engine knows its token costs
+        streams.append(engine.generate(request(engine, long, 300, priority=1)))
+        streams.append(engine.generate(request(engine, long, 300, priority=0)))
+        with pytest.raises(OverloadedError):  # the same work, interactive, would wait too long
+            engine.generate(request(engine, long, 300, priority=0))
+    finally:
+        for stream in streams:
+            await stream.aclose()
+        await engine.close()
+
+
 async def test_running_batch_work_does_not_refuse_an_interactive_request(
     settings: Settings,
 ) -> None:
@@ -107,12 +142,37 @@ async def test_running_batch_work_does_not_refuse_an_interactive_request(
     long = "List the numbers from 1 to 1000 in digits, separated by commas."
     batch = engine.generate(request(engine, long, 300, priority=1))
     try:
-        await first_token(batch)  # it holds the only sequence; the engine knows its token costs
-        with pytest.raises(OverloadedError):  # more batch work would wait too long
-            engine.generate(request(engine, long, 300, priority=1))
+        await tokens(batch, 3)
         interactive = engine.generate(request(engine, "Say hi.", 3, priority=0))
-        await batch.aclose()
         assert [event async for event in interactive if isinstance(event, TokenOut)]
     finally:
         await batch.aclose()
         await engine.close()
+
+
+async def test_running_batch_work_pauses_while_an_interactive_request_runs(
+    engine: LlamaEngine,
+) -> None:
+    long = "List the numbers from 1 to 1000 in digits, separated by commas."
+    batch = engine.generate(request(engine, long, 300, priority=1))
+    received: list[TokenOut] = []
+
+    async def read_batch() -> None:
+        async for event in batch:
+            if isinstance(event, TokenOut):
+                received.append(event)
+
+    reading = asyncio.ensure_future(read_batch())
+    try:
+        while len(received) < 3:
+            await asyncio.sleep(0.01)
+        interactive = engine.generate(request(engine, long, 16, priority=0))
+        await tokens(interactive, 1)
+        before = len(received)
+        assert len(await tokens(interactive, 15)) == 15
+        assert len(received) - before <= 2  # at most what was under way when it arrived
+        while len(received) < before + 3:  # then the batch job goes on
+            await asyncio.sleep(0.01)
+    finally:
+        reading.cancel()
+        await batch.aclose()

@@ -110,24 +110,24 @@ class Scheduler:
                 if queued.request.priority <= request.priority and not queued.cancelled
             ]
             full = len(ahead) >= self._limits.queue_limit
-            wait = self._expected_wait(request.priority, ahead)
-            if full or wait > self._limits.max_queue_wait_s:
+            # Batch work has no client waiting on it: it queues however long the wait.
+            late = request.priority == 0 and self._expected_wait(ahead) > self._limits.max_queue_wait_s
+            if full or late:
                 self._stats.rejected.inc()
                 raise OverloadedError("Overloaded", headers={"x-should-retry": "true"})
             self._waiting.append(job)
             self._wake.notify()
         return job
 
-    def _expected_wait(self, priority: int, ahead: list[Job]) -> float:
-        """Under the lock: seconds until a job of `priority` queued now behind `ahead` would
-        start. Running batch work does not count against an interactive job: it never holds
-        the last free sequence and yields the rest as interactive jobs arrive (`_next`)."""
+    def _expected_wait(self, ahead: list[Job]) -> float:
+        """Under the lock: seconds until an interactive job queued now behind `ahead` would
+        start. Running batch work does not count: it pauses while interactive work runs."""
 
         def left(job: Job) -> float:
             prompt = job.prompt_length - min(job.n_past, job.prompt_length)
             return self._costs.work(prompt, max(0, job.request.max_tokens - job.generated))
 
-        running = [left(job) for job in self._running if job.request.priority <= priority]
+        running = [left(job) for job in self._running if job.request.priority == 0]
         waiting = [left(job) for job in ahead]
         return start_delay(running, waiting, self._limits.max_running)
 
@@ -172,7 +172,7 @@ class Scheduler:
         now = time.monotonic()
         for evicted in self._cache.expired(now, self._limits.prefix_idle_seconds):
             self._evict(evicted, keep_snapshot=False)
-        while self._waiting and len(self._running) < self._limits.max_running:
+        while self._waiting:
             head = self._next()
             if head is None:
                 return
@@ -184,20 +184,25 @@ class Scheduler:
             self._waiting.remove(head)
 
     def _next(self) -> Job | None:
-        """The waiting job to start: interactive ones (the lowest `priority`) first, each
-        priority first come, first served. Batch work (priority above 0) never takes the
-        last free sequence, so an interactive request that arrives finds one at once; and
-        while interactive requests run or wait, batch work starts only up to one sequence,
-        so every decode step stays short for them (what runs already finishes)."""
+        """The waiting job to start, if one may: interactive ones (the lowest `priority`)
+        first, each priority first come, first served, up to `max_running` of them. Batch work
+        (priority above 0) starts only while no interactive job runs or waits, and never takes
+        the last free sequence, so an interactive request that arrives finds one at once."""
         head = min(self._waiting, key=lambda job: job.request.priority)
+        interactive = sum(1 for job in self._running if job.request.priority == 0)
         if head.request.priority == 0:
-            return head
-        running = self._running
-        interactive = any(job.request.priority == 0 for job in running)
-        batch_room = 1 if interactive else max(1, self._limits.max_running - 1)
-        if sum(1 for job in running if job.request.priority > 0) >= batch_room:
+            return head if interactive < self._limits.max_running else None
+        batch = len(self._running) - interactive
+        if interactive or batch >= max(1, self._limits.max_running - 1):
             return None
         return head
+
+    def _active(self) -> list[Job]:
+        """The jobs this step advances: while interactive jobs run, batch work pauses (it
+        keeps its sequence and cells), so their steps cost what they would on an idle
+        engine."""
+        interactive = [job for job in self._running if job.request.priority == 0]
+        return interactive or list(self._running)
 
     def _admit(self, job: Job, now: float) -> bool:
         tenant, tokens = job.request.tenant, job.tokens
@@ -346,14 +351,15 @@ class Scheduler:
         self._batch.n_tokens = 0
         budget = self._model.shape.batch_tokens
         stepped: list[Job] = []
-        for job in self._running:
+        active = self._active()
+        for job in active:
             if job.pending is not None:
                 job.logits_index = self._add(job.pending, job, True)
                 job.pending = None
                 stepped.append(job)
                 budget -= 1
         decoded = len(stepped)
-        for job in self._running:
+        for job in active:
             remaining = job.prompt_length - job.n_past
             if budget <= 0 or job.logits_index >= 0 or remaining <= 0:
                 continue
@@ -367,7 +373,7 @@ class Scheduler:
             budget -= chunk
         prefilled = int(self._batch.n_tokens) - decoded
         if llama.llama_decode(self._model.ctx, self._batch) != 0:
-            for job in list(self._running):
+            for job in active:
                 job.emit(InternalServerError("the model failed to decode this request"))
                 self._finish(job, keep=False)
             return
