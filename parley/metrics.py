@@ -36,6 +36,12 @@ class Metrics:
             model,
             registry=registry,
         )
+        self.interrupted_steps = Counter(
+            "parley_engine_interrupted_steps",
+            "steps of batch work stopped midway for an interactive request (run again later)",
+            model,
+            registry=registry,
+        )
         self.prefix_lookups = Counter(
             "parley_prefix_cache_lookups",
             "admissions that looked up the prefix cache, by result (hit, ram_hit or miss)",

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from parley.domain.catalog import DEFAULT_MODEL
 from parley.domain.ports import EngineStream, GenerateRequest, Sampling, TokenOut
 from parley.domain.prompt import Conversation, Turn
+from parley.engine.llama import scheduler
 from parley.engine.llama.engine import LlamaEngine
 from parley.engine.llama.locate import model_path
 from parley.errors import OverloadedError
@@ -176,3 +177,48 @@ async def test_running_batch_work_pauses_while_an_interactive_request_runs(
     finally:
         reading.cancel()
         await batch.aclose()
+
+
+async def test_an_interactive_request_interrupts_a_step_of_batch_work_which_runs_again(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same chunks in both runs (steps of other sizes may round differently), so the
+    # answers can be compared token for token.
+    monkeypatch.setattr(scheduler, "BATCH_STEP_S", 3600.0)
+    registry = CollectorRegistry()
+    engine = LlamaEngine(
+        model_path(DEFAULT_MODEL.backend, settings.data_dir),
+        EngineSettings(
+            threads=2, max_sequences=2, kv_cells=4096, prefix_entries=4, batch_tokens=32
+        ),
+        entry=replace(DEFAULT_MODEL, context_window=2048),
+        metrics=Metrics(registry),
+    )
+    document = " ".join(
+        f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(120)
+    )
+    # An answer with wide margins: steps of other shapes round differently, and a near tie
+    # could then go either way without anything being wrong.
+    text = f"{document}\nContinue counting, in digits: 1, 2, 3, 4, 5,"
+
+    async def batch_answer(tenant: str, interrupt: bool) -> list[bytes]:
+        job = request(engine, text, 12, priority=1)
+        stream = engine.generate(replace(job, tenant=tenant))  # its own cache: a cold prompt
+        reading = asyncio.ensure_future(tokens(stream, 12))
+        while interrupt and not reading.done():
+            await asyncio.sleep(0.2)  # inside the prompt's long steps
+            quick = engine.generate(request(engine, "Say hi.", 2, priority=0))
+            assert [event async for event in quick if isinstance(event, TokenOut)]
+        return [event.token for event in await reading]
+
+    interrupted = ("parley_engine_interrupted_steps_total", {"model": DEFAULT_MODEL.id})
+    try:
+        alone = await batch_answer("alone", interrupt=False)
+        assert registry.get_sample_value(*interrupted) == 0
+        again = await batch_answer("interrupted", interrupt=True)
+        assert registry.get_sample_value(*interrupted)  # the prompt's steps were stopped
+        # what the stopped steps had written to the cache was taken back: llama.cpp refuses
+        # positions that do not follow on, and the answer is the same
+        assert again == alone
+    finally:
+        await engine.close()

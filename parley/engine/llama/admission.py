@@ -43,6 +43,14 @@ class TokenCosts:
         decode = self.decode if self.decode is not None else prefill
         return prompt_tokens * prefill + output_tokens * decode
 
+    def prefill_within(self, seconds: float, decoded: int) -> int:
+        """How many prompt tokens a step can hold beside `decoded` decode tokens and still
+        take about `seconds`: at least one, so a prompt always advances; no limit until
+        both costs are measured."""
+        if self.prefill is None or self.decode is None:
+            return 1 << 30
+        return max(1, int((seconds - decoded * self.decode) / self.prefill))
+
 
 def start_delay(running: Sequence[float], waiting: Sequence[float], slots: int) -> float:
     """Seconds until a new job gets a slot, first come first served. `running` and `waiting`:

@@ -28,6 +28,7 @@ import llama_cpp as llama
 from parley.domain.ports import EndReason, GenerateRequest, GenerationEnd, TokenOut
 from parley.engine.llama.admission import TokenCosts, start_delay
 from parley.engine.llama.grammar import CallGrammar, Grammars
+from parley.engine.llama.interrupt import ABORTED, Interrupt
 from parley.engine.llama.job import Emit, Job
 from parley.engine.llama.kv_cells import KvCells
 from parley.engine.llama.model import LlamaModel
@@ -38,6 +39,13 @@ from parley.engine.llama.stats import EngineStats
 from parley.errors import InternalServerError, OverloadedError
 
 log = logging.getLogger(__name__)
+
+# While interactive requests came in the last RECENT_INTERACTIVE_S seconds, a step of batch
+# work is kept to about BATCH_STEP_S of measured engine time, so that the step interrupted
+# when the next one arrives wastes little, and a long prompt's chunk is not interrupted
+# again and again without ever finishing.
+RECENT_INTERACTIVE_S = 10.0
+BATCH_STEP_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,9 @@ class Scheduler:
         self._free_ids = list(range(model.shape.sequence_ids))
         self._reserved = 0
         self._costs = TokenCosts()
+        self._interrupt = Interrupt(model.ctx)
+        self._interruptible = False  # a step of batch work alone is under way
+        self._interactive_at = float("-inf")  # when the last interactive job came
         self._wake = threading.Condition()
         self._stopping = False
         self._batch = llama.llama_batch_init(model.shape.batch_tokens, 0, 1)
@@ -111,11 +122,17 @@ class Scheduler:
             ]
             full = len(ahead) >= self._limits.queue_limit
             # Batch work has no client waiting on it: it queues however long the wait.
-            late = request.priority == 0 and self._expected_wait(ahead) > self._limits.max_queue_wait_s
+            late = (
+                request.priority == 0 and self._expected_wait(ahead) > self._limits.max_queue_wait_s
+            )
             if full or late:
                 self._stats.rejected.inc()
                 raise OverloadedError("Overloaded", headers={"x-should-retry": "true"})
             self._waiting.append(job)
+            if request.priority == 0:
+                self._interactive_at = time.monotonic()
+                if self._interruptible:
+                    self._interrupt.request()
             self._wake.notify()
         return job
 
@@ -349,21 +366,27 @@ class Scheduler:
             return
         started = time.perf_counter()
         self._batch.n_tokens = 0
-        budget = self._model.shape.batch_tokens
-        stepped: list[Job] = []
         active = self._active()
+        batch_only = active[0].request.priority > 0
+        budget = self._model.shape.batch_tokens
+        added: list[tuple[Job, int, int | None]] = []  # what to undo if interrupted
+        stepped: list[Job] = []
         for job in active:
             if job.pending is not None:
+                added.append((job, 1, job.pending))
                 job.logits_index = self._add(job.pending, job, True)
                 job.pending = None
                 stepped.append(job)
                 budget -= 1
         decoded = len(stepped)
+        if batch_only and time.monotonic() - self._interactive_at < RECENT_INTERACTIVE_S:
+            budget = min(budget, self._costs.prefill_within(BATCH_STEP_S, decoded))
         for job in active:
             remaining = job.prompt_length - job.n_past
             if budget <= 0 or job.logits_index >= 0 or remaining <= 0:
                 continue
             chunk = min(budget, remaining)
+            added.append((job, chunk, None))
             for _ in range(chunk):
                 last = job.n_past == job.prompt_length - 1
                 index = self._add(job.tokens[job.n_past], job, last)
@@ -372,7 +395,23 @@ class Scheduler:
                     stepped.append(job)
             budget -= chunk
         prefilled = int(self._batch.n_tokens) - decoded
-        if llama.llama_decode(self._model.ctx, self._batch) != 0:
+        if batch_only:
+            with self._wake:
+                if any(job.request.priority == 0 for job in self._waiting):
+                    self._undo(added)  # an interactive job came in meanwhile: it goes first
+                    return
+                self._interrupt.clear()
+                self._interruptible = True
+        status = llama.llama_decode(self._model.ctx, self._batch)
+        if batch_only:
+            with self._wake:  # a request from now on must not stop the next step
+                self._interruptible = False
+                self._interrupt.clear()
+        if status == ABORTED:  # llama.cpp took the step's cells back out of the cache
+            self._undo(added)
+            self._stats.interrupted_steps.inc()
+            return
+        if status != 0:
             for job in active:
                 job.emit(InternalServerError("the model failed to decode this request"))
                 self._finish(job, keep=False)
@@ -381,6 +420,15 @@ class Scheduler:
         for job in stepped:
             self._sample(job)
         self._costs.observe(decoded, prefilled, time.perf_counter() - started)
+
+    @staticmethod
+    def _undo(added: list[tuple[Job, int, int | None]]) -> None:
+        """Puts jobs back as they were before a step that did not run."""
+        for job, count, pending in added:
+            job.n_past -= count
+            job.logits_index = -1
+            if pending is not None:
+                job.pending = pending
 
     def _add(self, token: int, job: Job, logits: bool) -> int:
         batch = self._batch

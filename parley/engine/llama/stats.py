@@ -16,6 +16,7 @@ class EngineStats:
         self._bytes_per_cell = bytes_per_cell
         self.rejected: Counter = metrics.rejected.labels(model_id)
         self.prefix_evictions: Counter = metrics.prefix_evictions.labels(model_id)
+        self.interrupted_steps: Counter = metrics.interrupted_steps.labels(model_id)
         for phase in ("prefill", "decode"):  # every series exists from the start, at 0
             metrics.tokens.labels(model_id, phase)
         for phase in ("prefill", "decode", "mixed"):
