@@ -124,7 +124,12 @@ async def run(args: argparse.Namespace, url: str, key: str, pid: int | None) -> 
         baseline = statistics.median(seconds for _, seconds in warm)
         rss_before = server.memory_kb(pid, "VmRSS") if pid else None
         scraped = (await client.get(f"{url}/metrics")).text
+        server_cpu = server.cpu_seconds(pid) if pid else None
+        client_cpu = time.process_time()
         results = await storm(client, url, args)
+        client_cpu = time.process_time() - client_cpu
+        if server_cpu is not None:
+            server_cpu = (server.cpu_seconds(pid) or 0.0) - server_cpu
         metrics = (await client.get(f"{url}/metrics")).text
         recovered_after, recovered_latency = await recovery(client, url, baseline, args)
     counts = Counter(outcome for outcome, _ in results)
@@ -144,6 +149,7 @@ async def run(args: argparse.Namespace, url: str, key: str, pid: int | None) -> 
         "seconds": args.seconds,
         "max_tokens": args.max_tokens,
         "backoff": args.backoff,
+        "max_queue_wait_s": args.max_queue_wait,
         "requests": total,
         "statuses": dict(counts),
         "shares": {outcome: count / total for outcome, count in counts.items()},
@@ -158,6 +164,9 @@ async def run(args: argparse.Namespace, url: str, key: str, pid: int | None) -> 
         "baseline_s": baseline,
         "recovery_s": recovered_after,
         "recovered_request_s": recovered_latency,
+        # where the two cores went: the clients share them with the server
+        "server_cpu_s": server_cpu,
+        "client_cpu_s": client_cpu,
     }
 
 
@@ -166,8 +175,9 @@ def access_figures(log: Path) -> dict[str, Any]:
     admitted requests of /v1/messages, p50 and p99 (the server's own view: how long the
     admitted waited for the engine, and how long they ran)."""
     lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
-    admitted = [x for x in lines if x.get("type") == "access" and x["status"] == 200]
-    admitted = [x for x in admitted if x["path"] == "/v1/messages"]
+    messages = [x for x in lines if x.get("type") == "access" and x["path"] == "/v1/messages"]
+    admitted = [x for x in messages if x["status"] == 200]
+    refused = [x["total_ms"] / 1000 for x in messages if x["status"] in (429, 529)]
     ttft = [x["ttft_ms"] / 1000 for x in admitted if x["ttft_ms"] is not None]
     total = [x["total_ms"] / 1000 for x in admitted]
     return {
@@ -175,6 +185,8 @@ def access_figures(log: Path) -> dict[str, Any]:
         "server_admitted_ttft_p99_s": percentile(ttft, 99),
         "server_admitted_total_p50_s": percentile(total, 50),
         "server_admitted_total_p99_s": percentile(total, 99),
+        "server_refused_p50_s": percentile(refused, 50),
+        "server_refused_p99_s": percentile(refused, 99),
     }
 
 
@@ -206,6 +218,17 @@ def report(result: dict[str, Any]) -> None:
         value = result.get(f"server_admitted_{name}_s")
         if value is not None:
             summary.add_row(f"server-side 200 {name} (access log)", f"{value:.3f} s")
+    for name in ("p50", "p99"):
+        value = result.get(f"server_refused_{name}_s")
+        if value is not None:
+            summary.add_row(f"server-side refusals {name} (access log)", f"{value * 1000:.1f} ms")
+    for who in ("server", "client"):
+        if result[f"{who}_cpu_s"] is not None:
+            per = result[f"{who}_cpu_s"] / max(1, result["requests"]) * 1000
+            summary.add_row(
+                f"{who} CPU during the storm",
+                f"{result[f'{who}_cpu_s']:.1f} s ({per:.1f} ms/request)",
+            )
     for status in ("200", "529"):
         for name in ("p50", "p99"):
             bound = result[f"server_{status}_{name}_s"]
@@ -226,6 +249,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--backoff", type=float, default=0.5, help="seconds after a refusal")
     parser.add_argument("--threads", type=int, default=2, help="engine threads of its server")
+    parser.add_argument(
+        "--max-queue-wait", type=float, default=None, help="its engine.max_queue_wait_s"
+    )
     parser.add_argument("--request-timeout", type=float, default=120.0)
     parser.add_argument("--recovery-limit", type=float, default=30.0)
     parser.add_argument("--parley", default=None, help="a running server's URL (loopback)")
@@ -253,7 +279,12 @@ def main(argv: list[str] | None = None) -> int:
                     data_dir,
                     port,
                     threads=args.threads,
-                    env={"PARLEY_LOGGING__FORMAT": "json"},
+                    env={"PARLEY_LOGGING__FORMAT": "json"}
+                    | (
+                        {}
+                        if args.max_queue_wait is None
+                        else {"PARLEY_ENGINE__MAX_QUEUE_WAIT_S": str(args.max_queue_wait)}
+                    ),
                     log=log,
                 )
                 try:

@@ -74,6 +74,10 @@ class FakeEngine:
         room = self.context_window - len(request.prompt)
         return FakeStream(pieces, request.max_tokens, room)
 
+    def check_room(self, priority: int) -> None:
+        if self.overloaded:
+            raise OverloadedError("Overloaded", headers={"x-should-retry": "true"})
+
     async def close(self) -> None:
         self.closed = True
 

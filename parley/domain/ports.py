@@ -133,6 +133,11 @@ class Engine(Protocol):
 
     def generate(self, request: GenerateRequest) -> EngineStream: ...
 
+    def check_room(self, priority: int) -> None:
+        """Raises OverloadedError when a request of `priority` queued now would be refused
+        (the refusal does not depend on the request's own tokens): the pipeline asks before
+        rendering, so that a flood is refused for little work."""
+
     async def close(self) -> None: ...
 
 

@@ -148,6 +148,8 @@ class MessagesService:
         if params.compaction is not None:
             params = summarize_call(params)
         check_prewarm(params)
+        _, engine = self._renderer.engine_for(params.model)
+        engine.check_room(priority)  # a full engine refuses before the work of rendering
         rendered = await self._renderer.render(params)
         check_max_tokens(rendered.entry, params.max_tokens)
         placement = self._regions.place(region=asked.region, geo=asked.geo, model=rendered.entry.id)

@@ -34,12 +34,16 @@ class Renderer:
         self._catalog = catalog
         self._engines = engines
 
+    def engine_for(self, model: str) -> tuple[ModelEntry, Engine]:
+        """The catalog entry a model name resolves to (404 if none) and its engine."""
+        entry = self._catalog.resolve_for_inference(model)
+        return entry, self._engines[entry.id]
+
     async def render(self, params: CountTokensParams, *, block_ends: bool = True) -> Rendered:
         """Rendering and tokenizing run off the event loop (a 20,000-token prompt takes about
         30 ms), so the streams being served meanwhile do not stall. `block_ends` False skips
         locating the blocks (counting needs only the tokens)."""
-        entry = self._catalog.resolve_for_inference(params.model)
-        engine = self._engines[entry.id]
+        entry, engine = self.engine_for(params.model)
         offered = tools_in_effect(params.tools, params.messages)
         policy = check_features(
             params.model_copy(update={"tools": offered}), entry, engine.tool_format

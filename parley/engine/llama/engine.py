@@ -103,6 +103,9 @@ class LlamaEngine:
         400 before anything is queued."""
         return LlamaStream(self._scheduler, request, grammars_for(request))
 
+    def check_room(self, priority: int) -> None:
+        self._scheduler.check_room(priority)
+
     async def close(self) -> None:
         await asyncio.to_thread(self._scheduler.stop)
         self._model.close()

@@ -113,21 +113,7 @@ class Scheduler:
     def submit(self, request: GenerateRequest, grammars: Grammars, emit: Emit) -> Job:
         job = Job(request, emit, list(request.prompt), grammars.output, grammars.call)
         with self._wake:
-            # Only jobs that start before this one count: batch work (a higher priority
-            # number) queued behind interactive requests must not refuse them.
-            ahead = [
-                queued
-                for queued in self._waiting
-                if queued.request.priority <= request.priority and not queued.cancelled
-            ]
-            full = len(ahead) >= self._limits.queue_limit
-            # Batch work has no client waiting on it: it queues however long the wait.
-            late = (
-                request.priority == 0 and self._expected_wait(ahead) > self._limits.max_queue_wait_s
-            )
-            if full or late:
-                self._stats.rejected.inc()
-                raise OverloadedError("Overloaded", headers={"x-should-retry": "true"})
+            self._check_room(request.priority)
             self._waiting.append(job)
             if request.priority == 0:
                 self._interactive_at = time.monotonic()
@@ -135,6 +121,26 @@ class Scheduler:
                     self._interrupt.request()
             self._wake.notify()
         return job
+
+    def check_room(self, priority: int) -> None:
+        """OverloadedError if a job of `priority` submitted now would be refused."""
+        with self._wake:
+            self._check_room(priority)
+
+    def _check_room(self, priority: int) -> None:
+        """Under the lock. Only jobs that start before this one count: batch work (a higher
+        priority number) queued behind interactive requests must not refuse them."""
+        ahead = [
+            queued
+            for queued in self._waiting
+            if queued.request.priority <= priority and not queued.cancelled
+        ]
+        full = len(ahead) >= self._limits.queue_limit
+        # Batch work has no client waiting on it: it queues however long the wait.
+        late = priority == 0 and self._expected_wait(ahead) > self._limits.max_queue_wait_s
+        if full or late:
+            self._stats.rejected.inc()
+            raise OverloadedError("Overloaded", headers={"x-should-retry": "true"})
 
     def _expected_wait(self, ahead: list[Job]) -> float:
         """Under the lock: seconds until an interactive job queued now behind `ahead` would

@@ -119,6 +119,9 @@ class RemoteEngine:
             self._wire.check(constraint)
         return RemoteStream(self, request, self.choose(request, frozenset()))
 
+    def check_room(self, priority: int) -> None:
+        """The servers keep their own queues; a refusal comes when a replica is chosen."""
+
     def choose(self, request: GenerateRequest, tried: frozenset[str]) -> Choice:
         candidates = self.pool.candidates(request.regions, tried)
         if not candidates:
