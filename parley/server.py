@@ -63,6 +63,12 @@ class GuardedH11Protocol(H11Protocol):
         self.transport.close()
 
 
+# Longer than the idle time after which HTTP clients drop a pooled connection (httpx, and so
+# the official SDKs, wait 5 s): the client always lets go first, so it never sends a request
+# on a connection the server is closing at that moment (a connection error, not a status).
+KEEP_ALIVE_SECONDS = 30
+
+
 def server_config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config:
     """uvicorn's config for `app` as `parley serve` runs it (`extra`: e.g. `log_level`)."""
     protocol = type(
@@ -79,5 +85,6 @@ def server_config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config:
         port=settings.port,
         http=protocol,
         h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         **extra,
     )

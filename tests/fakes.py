@@ -40,17 +40,21 @@ def fake_tokens(text: str) -> list[int]:
 class FakeEngine:
     """`answer`: what every generation says (each word a token; the words after the first
     carry their leading space). `overloaded`: refuse every generation with a 529, as a full
-    queue does. `requests`: what was asked of it, for assertions."""
+    queue does; `full`: refuse already when asked before rendering (`check_room`).
+    `requests` and `rendered`: what was asked of it, for assertions."""
 
     def __init__(self, answer: str = ANSWER, *, context_window: int = 8192) -> None:
         self.answer = answer
         self.context_window = context_window
         self.tool_format = GENERIC
         self.overloaded = False
+        self.full = False
         self.closed = False
         self.requests: list[GenerateRequest] = []
+        self.rendered = 0
 
     def render(self, conversation: Conversation, *, block_ends: bool = True) -> RenderedPrompt:
+        self.rendered += 1
         tokens: list[int] = []
         ends: dict[int, int] = {}
         for turn in conversation.turns:
@@ -75,7 +79,7 @@ class FakeEngine:
         return FakeStream(pieces, request.max_tokens, room)
 
     def check_room(self, priority: int) -> None:
-        if self.overloaded:
+        if self.full:
             raise OverloadedError("Overloaded", headers={"x-should-retry": "true"})
 
     async def close(self) -> None:

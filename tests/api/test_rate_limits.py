@@ -184,6 +184,21 @@ async def test_a_request_the_engine_refuses_with_529_uses_no_limit(
         }  # the first request's, and nothing of the refused one's
 
 
+async def test_a_full_engine_refuses_before_the_prompt_is_rendered(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    engine = FakeEngine()
+    app = limited_app(tmp_path, tier(rpm=10, itpm=100_000, otpm=10_000), clock, engine)
+    async for raw in serve(app):
+        engine.full = True
+        refused = await raw.post("/v1/messages", json=body())
+        assert refused.status_code == 529
+        assert refused.headers["x-should-retry"] == "true"
+        assert refused.json()["error"]["type"] == "overloaded_error"
+        assert engine.rendered == 0
+        assert (await headroom(raw))["requests_per_minute"] == 10
+
+
 async def test_an_organization_over_its_monthly_cap_is_refused_until_next_month(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
