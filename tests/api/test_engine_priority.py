@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from parley.domain.catalog import DEFAULT_MODEL
-from parley.domain.ports import EngineStream, GenerateRequest, Sampling, TokenOut
+from parley.domain.ports import EngineStream, GenerateRequest, GenerationEnd, Sampling, TokenOut
 from parley.domain.prompt import Conversation, Turn
 from parley.engine.llama import scheduler
 from parley.engine.llama.engine import LlamaEngine
@@ -222,3 +222,44 @@ async def test_an_interactive_request_interrupts_a_step_of_batch_work_which_runs
         assert again == alone
     finally:
         await engine.close()
+
+
+async def ending(stream: EngineStream) -> GenerationEnd:
+    async for event in stream:
+        if isinstance(event, GenerationEnd):
+            return event
+    raise AssertionError("no end")
+
+
+async def test_a_request_sharing_a_prompt_being_computed_waits_for_it_and_reuses_it(
+    engine: LlamaEngine,
+) -> None:
+    document = " ".join(
+        f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(60)
+    )
+    first = engine.generate(request(engine, f"{document}\nWhat is line 3?", 2, priority=0))
+    second = engine.generate(request(engine, f"{document}\nWhat is line 7?", 2, priority=0))
+    ends = await asyncio.gather(ending(first), ending(second))
+    assert ends[0].reused_tokens == 0
+    assert ends[1].reused_tokens > 700  # the document's tokens, computed once
+
+
+async def test_a_request_that_waits_for_a_shared_prompt_lets_others_start_meanwhile(
+    engine: LlamaEngine,
+) -> None:
+    document = " ".join(
+        f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(60)
+    )
+    first = engine.generate(request(engine, f"{document}\nWhat is line 3?", 2, priority=0))
+    follower = engine.generate(request(engine, f"{document}\nWhat is line 7?", 2, priority=0))
+    other = engine.generate(request(engine, "Say hi.", 2, priority=0))
+    order: list[str] = []
+
+    async def finish(name: str, stream: EngineStream) -> None:
+        await ending(stream)
+        order.append(name)
+
+    await asyncio.gather(
+        finish("first", first), finish("follower", follower), finish("other", other)
+    )
+    assert order.index("other") < order.index("follower")

@@ -128,6 +128,10 @@ class PrefixCache:
         self._touch(node, now)
         return Match(matched, node, next(iter(node.seqs)))
 
+    def cached_length(self, tenant: str, tokens: Sequence[int]) -> int:
+        """How many leading tokens of `tokens` are cached, without touching the tree."""
+        return self._walk(tenant, tokens)[2]
+
     def pin(self, tenant: str, tokens: Sequence[int], until: float) -> int:
         """Keeps the cached part of `tokens` from eviction until `until`; returns its length."""
         node, _inside, matched = self._walk(tenant, tokens)

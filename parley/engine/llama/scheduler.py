@@ -36,6 +36,7 @@ from parley.engine.llama.prefix_cache import Change, Evicted, Match, PrefixCache
 from parley.engine.llama.sampler import free_sampler, make_sampler
 from parley.engine.llama.snapshots import Snapshot, SnapshotStore
 from parley.engine.llama.stats import EngineStats
+from parley.engine.llama.token_runs import common_length
 from parley.errors import InternalServerError, OverloadedError
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 # when the next one arrives wastes little, and a long prompt's chunk is not interrupted
 # again and again without ever finishing.
 RECENT_INTERACTIVE_S = 10.0
+# A waiting job follows a running one that is computing at least this many tokens of its
+# prompt (see Scheduler._follows).
+FOLLOW_MIN_TOKENS = 256
 BATCH_STEP_S = 0.1
 
 
@@ -210,15 +214,48 @@ class Scheduler:
         """The waiting job to start, if one may: interactive ones (the lowest `priority`)
         first, each priority first come, first served, up to `max_running` of them. Batch work
         (priority above 0) starts only while no interactive job runs or waits, and never takes
-        the last free sequence, so an interactive request that arrives finds one at once."""
-        head = min(self._waiting, key=lambda job: job.request.priority)
+        the last free sequence, so an interactive request that arrives finds one at once.
+        A job that follows a running one (`_follows`) lets the jobs behind it go first."""
         interactive = sum(1 for job in self._running if job.request.priority == 0)
-        if head.request.priority == 0:
-            return head if interactive < self._limits.max_running else None
         batch = len(self._running) - interactive
-        if interactive or batch >= max(1, self._limits.max_running - 1):
-            return None
-        return head
+        for job in sorted(self._waiting, key=lambda job: job.request.priority):
+            if job.request.priority == 0:
+                if interactive >= self._limits.max_running:
+                    return None
+            elif interactive or batch >= max(1, self._limits.max_running - 1):
+                return None
+            elif any(waiting.request.priority == 0 for waiting in self._waiting):
+                return None  # interactive jobs that follow others still come first
+            if not self._follows(job):
+                return job
+        return None
+
+    def _follows(self, job: Job) -> bool:
+        """Whether `job` should wait for a running job of its workspace that has yet to
+        finish a long prefix of `job`'s prompt: when that job ends its tokens are a cached
+        prefix, and reading them costs far less than computing them again beside it on the
+        same cores. Only while the other job would end soon, against that computation."""
+        if job.prompt_length < FOLLOW_MIN_TOKENS:
+            return False
+        tenant, prompt = job.request.tenant, job.tokens
+        cached: int | None = None
+        for other in self._running:
+            if other.request.tenant != tenant or other.cancelled:
+                continue
+            shared = common_length(prompt, other.tokens)
+            if shared < FOLLOW_MIN_TOKENS:
+                continue
+            if cached is None:
+                cached = self._cache.cached_length(tenant, prompt)
+            if shared - cached < FOLLOW_MIN_TOKENS:
+                continue
+            other_left = self._costs.work(
+                max(0, other.prompt_length - other.n_past),
+                max(0, other.request.max_tokens - other.generated),
+            )
+            if other_left <= 2 * self._costs.work(shared - cached, 0):
+                return True
+        return False
 
     def _active(self) -> list[Job]:
         """The jobs this step advances: while interactive jobs run, batch work pauses (it
