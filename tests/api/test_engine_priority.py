@@ -65,21 +65,47 @@ async def tokens(stream: EngineStream, n: int) -> list[TokenOut]:
     return out
 
 
-async def test_batch_work_leaves_a_sequence_for_an_interactive_request(
+async def test_batch_work_fills_every_sequence_and_an_interactive_request_still_starts(
     engine: LlamaEngine,
 ) -> None:
     long = "List the numbers from 1 to 1000 in digits, separated by commas."
+    batch = [engine.generate(request(engine, long, 300, priority=1)) for _ in range(3)]
+    started = [asyncio.ensure_future(first_token(stream)) for stream in batch]
+    try:
+        await asyncio.wait(started[:2])  # both sequences: the third job waits
+        interactive = engine.generate(request(engine, "Say hi.", 3, priority=0))
+        assert [event async for event in interactive if isinstance(event, TokenOut)]
+        assert not started[2].done()
+    finally:
+        for task in started:
+            task.cancel()
+        for stream in batch:
+            await stream.aclose()
+
+
+async def test_batch_work_leaves_the_last_sequence_id_for_an_interactive_request(
+    settings: Settings,
+) -> None:
+    engine = LlamaEngine(
+        model_path(DEFAULT_MODEL.backend, settings.data_dir),
+        EngineSettings(threads=2, max_sequences=2, kv_cells=4096, prefix_entries=0),
+        entry=replace(DEFAULT_MODEL, context_window=2048),
+        metrics=Metrics(CollectorRegistry()),
+    )
+    long = "List the numbers from 1 to 1000 in digits, separated by commas."
     batch = [engine.generate(request(engine, long, 300, priority=1)) for _ in range(2)]
     started = [asyncio.ensure_future(first_token(stream)) for stream in batch]
-    await asyncio.wait(started, return_when=asyncio.FIRST_COMPLETED)
-    interactive = engine.generate(request(engine, "Say hi.", 3, priority=0))
-    async for _ in interactive:
-        pass
-    assert sum(task.done() for task in started) == 1  # the second batch job is still waiting
-    for task in started:
-        task.cancel()
-    for stream in batch:
-        await stream.aclose()
+    try:
+        await asyncio.wait(started, return_when=asyncio.FIRST_COMPLETED)
+        interactive = engine.generate(request(engine, "Say hi.", 3, priority=0))
+        assert [event async for event in interactive if isinstance(event, TokenOut)]
+        assert sum(task.done() for task in started) == 1  # the second batch job still waits
+    finally:
+        for task in started:
+            task.cancel()
+        for stream in batch:
+            await stream.aclose()
+        await engine.close()
 
 
 async def test_queued_batch_work_does_not_refuse_an_interactive_request(

@@ -96,6 +96,9 @@ class Scheduler:
         self._free_ids = list(range(model.shape.sequence_ids))
         self._reserved = 0
         self._costs = TokenCosts()
+        # Paused batch work leaves its sequences to interactive jobs, but not their ids.
+        ids = model.shape.sequence_ids
+        self._batch_room = min(limits.max_running, max(1, ids - 1))
         self._interrupt = Interrupt(model.ctx)
         self._interruptible = False  # a step of batch work alone is under way
         self._interactive_at = float("-inf")  # when the last interactive job came
@@ -214,7 +217,7 @@ class Scheduler:
         """The waiting job to start, if one may: interactive ones (the lowest `priority`)
         first, each priority first come, first served, up to `max_running` of them. Batch work
         (priority above 0) starts only while no interactive job runs or waits, and never takes
-        the last free sequence, so an interactive request that arrives finds one at once.
+        the last free sequence id, so an interactive request that arrives finds one at once.
         A job that follows a running one (`_follows`) lets the jobs behind it go first."""
         interactive = sum(1 for job in self._running if job.request.priority == 0)
         batch = len(self._running) - interactive
@@ -222,7 +225,7 @@ class Scheduler:
             if job.request.priority == 0:
                 if interactive >= self._limits.max_running:
                     return None
-            elif interactive or batch >= max(1, self._limits.max_running - 1):
+            elif interactive or batch >= self._batch_room:
                 return None
             elif any(waiting.request.priority == 0 for waiting in self._waiting):
                 return None  # interactive jobs that follow others still come first
