@@ -41,15 +41,15 @@ from parley.errors import InternalServerError, OverloadedError
 
 log = logging.getLogger(__name__)
 
-# While interactive requests came in the last RECENT_INTERACTIVE_S seconds, a step of batch
-# work is kept to about BATCH_STEP_S of measured engine time, so that the step interrupted
-# when the next one arrives wastes little, and a long prompt's chunk is not interrupted
-# again and again without ever finishing.
-RECENT_INTERACTIVE_S = 10.0
+# Within RECENT_INTERRUPT_S seconds of a step of batch work being interrupted, batch steps
+# are kept to about BATCH_STEP_S of measured engine time, so that the next interrupted step
+# wastes little, and a long prompt's chunk is not interrupted again and again without ever
+# finishing. Otherwise batch work runs in full-size steps.
+RECENT_INTERRUPT_S = 10.0
+BATCH_STEP_S = 0.1
 # A waiting job follows a running one that is computing at least this many tokens of its
 # prompt (see Scheduler._follows).
 FOLLOW_MIN_TOKENS = 256
-BATCH_STEP_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class Scheduler:
         self._batch_room = min(limits.max_running, max(1, ids - 1))
         self._interrupt = Interrupt(model.ctx)
         self._interruptible = False  # a step of batch work alone is under way
-        self._interactive_at = float("-inf")  # when the last interactive job came
+        self._interrupted_at = float("-inf")  # when a step of batch work was last stopped
         self._wake = threading.Condition()
         self._stopping = False
         self._batch = llama.llama_batch_init(model.shape.batch_tokens, 0, 1)
@@ -122,10 +122,8 @@ class Scheduler:
         with self._wake:
             self._check_room(request.priority)
             self._waiting.append(job)
-            if request.priority == 0:
-                self._interactive_at = time.monotonic()
-                if self._interruptible:
-                    self._interrupt.request()
+            if request.priority == 0 and self._interruptible:
+                self._interrupt.request()
             self._wake.notify()
         return job
 
@@ -425,7 +423,7 @@ class Scheduler:
                 stepped.append(job)
                 budget -= 1
         decoded = len(stepped)
-        if batch_only and time.monotonic() - self._interactive_at < RECENT_INTERACTIVE_S:
+        if batch_only and time.monotonic() - self._interrupted_at < RECENT_INTERRUPT_S:
             budget = min(budget, self._costs.prefill_within(BATCH_STEP_S, decoded))
         for job in active:
             remaining = job.prompt_length - job.n_past
@@ -455,6 +453,7 @@ class Scheduler:
                 self._interrupt.clear()
         if status == ABORTED:  # llama.cpp took the step's cells back out of the cache
             self._undo(added)
+            self._interrupted_at = time.monotonic()
             self._stats.interrupted_steps.inc()
             return
         if status != 0:
