@@ -289,3 +289,15 @@ async def test_a_request_that_waits_for_a_shared_prompt_lets_others_start_meanwh
         finish("first", first), finish("follower", follower), finish("other", other)
     )
     assert order.index("other") < order.index("follower")
+
+
+async def test_an_interactive_request_that_follows_a_batch_job_lets_it_finish(
+    engine: LlamaEngine,
+) -> None:
+    document = " ".join(
+        f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(60)
+    )
+    batch = engine.generate(request(engine, f"{document}\nWhat is line 3?", 4, priority=1))
+    interactive = engine.generate(request(engine, f"{document}\nWhat is line 7?", 4, priority=0))
+    ends = await asyncio.wait_for(asyncio.gather(ending(batch), ending(interactive)), 120)
+    assert ends[1].reused_tokens > 700  # it waited for the batch job's prompt, which went on

@@ -441,8 +441,9 @@ class Scheduler:
         prefilled = int(self._batch.n_tokens) - decoded
         if batch_only:
             with self._wake:
-                if any(job.request.priority == 0 for job in self._waiting):
-                    self._undo(added)  # an interactive job came in meanwhile: it goes first
+                self._schedule()  # an interactive job that came in meanwhile goes first
+                if any(job.request.priority == 0 for job in self._running):
+                    self._undo(added)
                     return
                 self._interrupt.clear()
                 self._interruptible = True
