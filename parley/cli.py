@@ -106,7 +106,7 @@ def serve(
         console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(1) from None
     try:
-        application = create_app(settings)
+        application = create_app(settings, freeze_heap=True)
         console.print(f"Parley serving at http://{settings.host}:{settings.port}")
         console.print(f"Data directory: {settings.data_dir}")
         console.print(f"Get a key:   parley keys create --data-dir {settings.data_dir}")
