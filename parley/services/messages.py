@@ -148,21 +148,17 @@ class MessagesService:
         if params.compaction is not None:
             params = summarize_call(params)
         check_prewarm(params)
-        _, engine = self._renderer.engine_for(params.model)
+        entry, engine = self._renderer.engine_for(params.model)
+        if trace is not None:
+            trace.model, trace.surface, trace.region = entry.id, asked.surface, asked.region
+            trace.prompt = lambda: params.model_dump(
+                mode="json", include={"system", "messages"}, exclude_none=True
+            )
         engine.check_room(priority)  # a full engine refuses before the work of rendering
         rendered = await self._renderer.render(params)
         check_max_tokens(rendered.entry, params.max_tokens)
         placement = self._regions.place(region=asked.region, geo=asked.geo, model=rendered.entry.id)
         billing = replace(asked, geo=placement.geo)
-        if trace is not None:
-            trace.model, trace.surface, trace.region = (
-                rendered.entry.id,
-                billing.surface,
-                asked.region,
-            )
-            trace.prompt = lambda: params.model_dump(
-                mode="json", include={"system", "messages"}, exclude_none=True
-            )
         scope = CacheScope(principal.organization_id, principal.workspace_id, rendered.entry.id)
         cache = await self._cache.plan(
             scope,

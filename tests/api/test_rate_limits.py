@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from parley.domain.catalog import DEFAULT_MODEL
 from parley.domain.pricing import PICO
 from parley.settings import ClassLimitsSource, LimitsSettings, Settings, TierSource
 from parley.store.db import connect
@@ -30,6 +31,7 @@ from tests.helpers import (
     MODEL,
     OTHER_WORKSPACE_KEY,
     FrozenClock,
+    counter,
     create_keys,
     fake_app,
     free_port,
@@ -197,6 +199,19 @@ async def test_a_full_engine_refuses_before_the_prompt_is_rendered(
         assert refused.json()["error"]["type"] == "overloaded_error"
         assert engine.rendered == 0
         assert (await headroom(raw))["requests_per_minute"] == 10
+
+
+async def test_a_refusal_before_rendering_is_measured_under_its_model(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    engine = FakeEngine()
+    app = limited_app(tmp_path, tier(rpm=10, itpm=100_000, otpm=10_000), clock, engine)
+    async for raw in serve(app):
+        engine.full = True
+        assert (await raw.post("/v1/messages", json=body())).status_code == 529
+        metrics = (await raw.get("/metrics")).text
+    labels = {"model": DEFAULT_MODEL.id, "route": "/v1/messages", "status": "529"}
+    assert counter(metrics, "parley_request_seconds_count", **labels) == 1
 
 
 async def test_an_organization_over_its_monthly_cap_is_refused_until_next_month(
