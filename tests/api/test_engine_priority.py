@@ -178,8 +178,9 @@ async def test_running_batch_work_does_not_refuse_an_interactive_request(
 
 
 async def test_running_batch_work_pauses_while_an_interactive_request_runs(
-    engine: LlamaEngine,
+    engine: LlamaEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(scheduler, "BATCH_MAX_PAUSE_S", 3600.0)  # however slow the machine
     long = "List the numbers from 1 to 1000 in digits, separated by commas."
     batch = engine.generate(request(engine, long, 300, priority=1))
     received: list[TokenOut] = []
@@ -200,6 +201,34 @@ async def test_running_batch_work_pauses_while_an_interactive_request_runs(
         assert len(received) - before <= 2  # at most what was under way when it arrived
         while len(received) < before + 3:  # then the batch job goes on
             await asyncio.sleep(0.01)
+    finally:
+        reading.cancel()
+        await batch.aclose()
+
+
+async def test_batch_work_paused_too_long_advances_beside_interactive_requests(
+    engine: LlamaEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler, "BATCH_MAX_PAUSE_S", 0.05)
+    long = "List the numbers from 1 to 1000 in digits, separated by commas."
+    batch = engine.generate(request(engine, long, 300, priority=1))
+    received: list[TokenOut] = []
+
+    async def read_batch() -> None:
+        async for event in batch:
+            if isinstance(event, TokenOut):
+                received.append(event)
+
+    reading = asyncio.ensure_future(read_batch())
+    try:
+        while len(received) < 3:
+            await asyncio.sleep(0.01)
+        interactive = engine.generate(request(engine, long, 120, priority=0))
+        await tokens(interactive, 1)
+        before = len(received)
+        answer = await tokens(interactive, 119)
+        assert len(answer) == 119  # the interactive request ran throughout
+        assert len(received) - before > 2  # more than what was under way when it came in
     finally:
         reading.cancel()
         await batch.aclose()

@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 # finishing. Otherwise batch work runs in full-size steps.
 RECENT_INTERRUPT_S = 10.0
 BATCH_STEP_S = 0.1
+# Batch work paused behind interactive jobs for BATCH_MAX_PAUSE_S joins their next step with
+# a chunk of about BATCH_STEP_S: a steady stream of interactive requests slows batches (to a
+# share of about a tenth of the engine) but never stops them until they expire.
+BATCH_MAX_PAUSE_S = 1.0
 # A waiting job follows a running one that is computing at least this many tokens of its
 # prompt (see Scheduler._follows).
 FOLLOW_MIN_TOKENS = 256
@@ -102,6 +106,7 @@ class Scheduler:
         self._interrupt = Interrupt(model.ctx)
         self._interruptible = False  # a step of batch work alone is under way
         self._interrupted_at = float("-inf")  # when a step of batch work was last stopped
+        self._batch_moved_at = time.monotonic()  # when batch work last advanced, or had none
         self._wake = threading.Condition()
         self._stopping = False
         self._batch = llama.llama_batch_init(model.shape.batch_tokens, 0, 1)
@@ -261,9 +266,13 @@ class Scheduler:
     def _active(self) -> list[Job]:
         """The jobs this step advances: while interactive jobs run, batch work pauses (it
         keeps its sequence and cells), so their steps cost what they would on an idle
-        engine."""
+        engine; after BATCH_MAX_PAUSE_S it joins them for a step."""
         interactive = [job for job in self._running if job.request.priority == 0]
-        return interactive or list(self._running)
+        if not interactive:
+            return list(self._running)
+        if time.monotonic() - self._batch_moved_at < BATCH_MAX_PAUSE_S:
+            return interactive
+        return interactive + [job for job in self._running if job.request.priority > 0]
 
     def _admit(self, job: Job, now: float) -> bool:
         tenant, tokens = job.request.tenant, job.tokens
@@ -328,6 +337,8 @@ class Scheduler:
 
     def _start(self, job: Job, plan: Plan) -> None:
         job.seq_id = self._free_ids.pop()
+        if job.request.priority > 0:  # only on an engine with no interactive job
+            self._batch_moved_at = time.monotonic()
         job.sampler = self._sampler(job)
         if job.call is not None:  # a prefill may have opened the call
             last = job.tokens[-len(job.call.opening) :]  # a token has 1 byte or more
@@ -423,13 +434,19 @@ class Scheduler:
                 stepped.append(job)
                 budget -= 1
         decoded = len(stepped)
-        if batch_only and time.monotonic() - self._interrupted_at < RECENT_INTERRUPT_S:
-            budget = min(budget, self._costs.prefill_within(BATCH_STEP_S, decoded))
+        batch_budget = budget  # prompt tokens of batch work in this step
+        if not batch_only or time.monotonic() - self._interrupted_at < RECENT_INTERRUPT_S:
+            batch_budget = self._costs.prefill_within(BATCH_STEP_S, decoded)
         for job in active:
             remaining = job.prompt_length - job.n_past
             if budget <= 0 or job.logits_index >= 0 or remaining <= 0:
                 continue
             chunk = min(budget, remaining)
+            if job.request.priority > 0:
+                chunk = min(chunk, batch_budget)
+                if chunk <= 0:
+                    continue
+                batch_budget -= chunk
             added.append((job, chunk, None))
             for _ in range(chunk):
                 last = job.n_past == job.prompt_length - 1
@@ -463,6 +480,8 @@ class Scheduler:
                 self._finish(job, keep=False)
             return
         self._stats.step(decoded, prefilled, time.perf_counter() - started)
+        if len(active) == len(self._running):  # no batch work was left paused
+            self._batch_moved_at = time.monotonic()
         for job in stepped:
             self._sample(job)
         self._costs.observe(decoded, prefilled, time.perf_counter() - started)
