@@ -262,7 +262,7 @@ def console_router(services: ConsoleServices) -> APIRouter:
             writer.writerow(
                 [
                     section,
-                    name,
+                    units.spreadsheet_text(name),
                     sums.requests,
                     sums.uncached,
                     sums.writes,

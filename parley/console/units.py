@@ -1,4 +1,5 @@
-"""Numbers as the console prints them: tokens with k/M, money in dollars, durations, shares."""
+"""Values as the console shows them: tokens with k/M, money in dollars, durations, shares, and
+names made safe for its CSV."""
 
 from __future__ import annotations
 
@@ -39,3 +40,12 @@ def seconds(value: float) -> str:
     whole = max(0, round(value))
     minutes, rest = divmod(whole, 60)
     return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """A name (chosen by a user) for a CSV cell: one that a spreadsheet would run as a
+    formula is kept as text with a leading quote."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text

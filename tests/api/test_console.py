@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from parley.settings import Settings
-from tests.helpers import ADMIN_KEY, API_KEY, create_keys, fake_app, serve
+from tests.helpers import ADMIN_KEY, API_KEY, MODEL, create_keys, fake_app, serve
 
 
 @pytest.fixture()
@@ -85,6 +85,31 @@ async def test_the_csv_holds_the_buckets_shown(raw: httpx.AsyncClient) -> None:
     lines = response.text.splitlines()
     assert lines[0].startswith("section,name,requests,uncached_input_tokens")
     assert sum(line.startswith("bucket_1d,") for line in lines) == 7
+
+
+async def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted(
+    raw: httpx.AsyncClient,
+) -> None:
+    await sign_in(raw)
+    page = (await raw.get("/console/keys")).text
+    workspace = re.search(r'<option value="(wrkspc_[^"]+)" selected>default<', page)
+    assert workspace
+    created = await raw.post(
+        "/console/keys/create",
+        data={"name": "=HYPERLINK(1)", "workspace_id": workspace.group(1), "csrf": csrf_of(page)},
+    )
+    secret = re.search(r'id="secret">(sk-ant-api03-[^<]+)<', created.text)
+    assert secret
+    answered = await raw.post(
+        "/v1/messages",
+        headers={"x-api-key": secret.group(1), "anthropic-version": "2023-06-01"},
+        json={"model": MODEL, "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}]},
+    )
+    assert answered.status_code == 200
+    response = await raw.get("/console/usage.csv", params={"range": "24h", "bucket": "1h"})
+    names = [row.split(",")[1] for row in response.text.splitlines()]
+    assert not [name for name in names if name.startswith("=")]
+    assert any(name.startswith("'=HYPERLINK(1)") for name in names)
 
 
 async def test_a_disabled_admin_key_loses_its_session(raw: httpx.AsyncClient) -> None:
