@@ -379,6 +379,7 @@ def create_app(
     meter = Meter(ledger, prices, clock)
     # Partner surfaces: their own quotas in the same buckets' backend, and the regions.
     quotas = Quotas(backend, quota_rules(settings, catalog), clock)
+    replies = thread_store(settings)
     messages = MessagesService(
         catalog,
         engines,
@@ -387,7 +388,7 @@ def create_app(
         meter,
         quotas=quotas,
         regions=regions,
-        threads=Threads(thread_store(settings), clock),
+        threads=Threads(replies, clock),
     )
     # Message Batches (issue 13): the queue in the database, a worker in this process.
     batch_queue = BatchStore(database)
@@ -423,6 +424,9 @@ def create_app(
             for engine in engines.values():
                 await engine.close()
             engines.clear()
+            for held in (cache_registry, fingerprints, backend, replies):
+                await held.close()
+            database.dispose()
 
     app = FastAPI(
         title="Parley",

@@ -92,6 +92,9 @@ class MemoryCacheRegistry:
             if entry.organization_id == organization_id and entry.expires_at > now
         ]
 
+    async def close(self) -> None:
+        """Nothing to release: it lives in this process's memory."""
+
 
 class MemoryFingerprints:
     """The most recent `capacity` messages' fingerprints; older ones are forgotten."""
@@ -107,3 +110,6 @@ class MemoryFingerprints:
 
     async def recall(self, workspace_id: str, message_id: str) -> Fingerprint | None:
         return self._prints.get((workspace_id, message_id))
+
+    async def close(self) -> None:
+        """Nothing to release: it lives in this process's memory."""

@@ -187,6 +187,9 @@ class CacheRegistry(Protocol):
 
     async def entries(self, organization_id: str, now: float) -> list[CacheEntry]: ...
 
+    async def close(self) -> None:
+        """Releases its connections at shutdown (nothing to release in memory)."""
+
 
 class Fingerprints(Protocol):
     """Each message's prompt fingerprint, for `diagnostics.previous_message_id`."""
@@ -194,6 +197,9 @@ class Fingerprints(Protocol):
     async def remember(self, workspace_id: str, message_id: str, print_: Fingerprint) -> None: ...
 
     async def recall(self, workspace_id: str, message_id: str) -> Fingerprint | None: ...
+
+    async def close(self) -> None:
+        """Releases its connections at shutdown (nothing to release in memory)."""
 
 
 class ThreadStore(Protocol):
@@ -210,6 +216,9 @@ class ThreadStore(Protocol):
         """Ends a claim: a reply that was continued stays refused; one whose continue failed
         can be continued again."""
 
+    async def close(self) -> None:
+        """Releases its connections at shutdown (nothing to release in memory)."""
+
 
 class LimiterBackend(Protocol):
     """Where the token buckets live: this process, or Redis shared by replicas."""
@@ -221,6 +230,9 @@ class LimiterBackend(Protocol):
         """Corrections after the fact: each charge's cost is the tokens used beyond it."""
 
     async def peek(self, charges: Sequence[Charge], now: float) -> list[Bucket | None]: ...
+
+    async def close(self) -> None:
+        """Releases its connections at shutdown (nothing to release in memory)."""
 
 
 class Ledger(Protocol):

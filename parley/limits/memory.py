@@ -33,3 +33,6 @@ class MemoryLimiter:
 
     async def peek(self, charges: Sequence[Charge], now: float) -> list[Bucket | None]:
         return [self._buckets.get(charge.key) for charge in charges]
+
+    async def close(self) -> None:
+        """Nothing to release: it lives in this process's memory."""

@@ -44,3 +44,6 @@ class MemoryThreadStore:
         held = self._held.get(key)
         if held is not None:
             held.state = "continued" if continued else None
+
+    async def close(self) -> None:
+        """Nothing to release: it lives in this process's memory."""
