@@ -2,17 +2,17 @@
 the ledger, `--runs` times in a row (default 20) on one database.
 
 Each run starts the server, creates a message batch of `--batch-size` requests (the server's
-own worker runs it, behind the interactive traffic), sets `--clients` clients sending traffic
-(each request is one of the `TRAFFIC` kinds, in turn: a JSON answer or a stream), kills the
-server with SIGKILL at a random moment (once a random number of requests, 1 to
-`--max-finished`, have finished, and a random 0 to `--max-delay` seconds later), restarts it
-and waits for the batch to end. Then, in the SQLite database: every request answered with a
-200 (a JSON body read whole, or a stream that reached `message_stop`) has exactly one ledger
-row, with the input and output tokens its answer reported; the batch's results hold one line
-per `custom_id`, and its ledger rows are exactly its succeeded requests, each with the tokens
-its result reported; no message is billed twice; and `PRAGMA integrity_check` says `ok`. Rows
-of requests the client never saw finish (billed just before the kill) are counted, not
-failures: the work was done.
+own worker runs it; the traffic starts once a random number of them have ended), sets
+`--clients` clients sending traffic (each request is one of the `TRAFFIC` kinds, in turn: a
+JSON answer or a stream), kills the server with SIGKILL at a random moment (once a random
+number of requests, 1 to `--max-finished`, have finished, and a random 0 to `--max-delay`
+seconds later), restarts it and waits for the batch to end. Then, in the SQLite database:
+every request answered with a 200 (a JSON body read whole, or a stream that reached
+`message_stop`) has exactly one ledger row, with the input and output tokens its answer
+reported; the batch's results hold one line per `custom_id`, and its ledger rows are exactly
+its succeeded requests, each with the tokens its result reported; no message is billed twice;
+and `PRAGMA integrity_check` says `ok`. Rows of requests the client never saw finish (billed
+just before the kill) are counted, not failures: the work was done.
 
 A new kind of interactive traffic is one more coroutine in `TRAFFIC` that returns its
 answers: what it finished, with the request id and tokens to look up in the ledger.
@@ -258,6 +258,12 @@ def one_run(
     url = f"http://127.0.0.1:{port}"
     process = server.start(data_dir, port, threads=args.threads, env=BATCH_ENV)
     batch_id, custom_ids = asyncio.run(create_batch(url, key, run, args.batch_size))
+    head_start = rng.randint(0, args.batch_size - 1)  # so some runs kill it half done
+    deadline = time.monotonic() + args.batch_timeout
+    while batch_ended_requests(data_dir / "parley.db", batch_id) < head_start:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the batch made no progress before the load")
+        time.sleep(0.05)
     moment = (rng.randint(1, args.max_finished), rng.uniform(0, args.max_delay))
     answers = asyncio.run(kill_under_load(url, key, process, args, moment))
     ended_before_kill = batch_ended_requests(data_dir / "parley.db", batch_id)
