@@ -89,10 +89,17 @@ def test_a_claude_code_style_schema_is_accepted_and_its_bounds_hold(
         "additionalProperties": False,
     }
     tool = {"name": "Read", "description": "Reads a file.", "input_schema": schema}
-    message = create(client, tools=[tool], tool_choice={"type": "any"}, max_tokens=600)
-    (block,) = message.content
+    # Sampled: greedy decoding nests the open `metadata` object until max_tokens every time,
+    # and a sampled call does so about one time in eight. A call that max_tokens cuts cannot
+    # be checked against the bounds, so the test samples again (four tries: one in 4,000).
+    for _ in range(4):
+        message = create(client, tools=[tool], tool_choice={"type": "any"}, max_tokens=600)
+        (block,) = message.content
+        assert block.type == "tool_use"
+        if message.stop_reason == "tool_use":
+            break
+        assert message.stop_reason == "max_tokens", message.content
     assert message.stop_reason == "tool_use", message.content
-    assert block.type == "tool_use"
     jsonschema.validate(block.input, schema)
 
 
