@@ -33,6 +33,23 @@ async def sign_in(raw: httpx.AsyncClient, key: str = ADMIN_KEY) -> httpx.Respons
     return await raw.post("/console/sign-in", data={"key": key, "csrf": csrf_of(form.text)})
 
 
+async def create_key(raw: httpx.AsyncClient, name: str) -> httpx.Response:
+    """Creates a key in the default workspace through the console's form (signed in)."""
+    page = (await raw.get("/console/keys")).text
+    workspace = re.search(r'<option value="(wrkspc_[^"]+)" selected>default<', page)
+    assert workspace
+    return await raw.post(
+        "/console/keys/create",
+        data={"name": name, "workspace_id": workspace.group(1), "csrf": csrf_of(page)},
+    )
+
+
+def secret_in(created: httpx.Response) -> str:
+    secret = re.search(r'id="secret">(sk-ant-api03-[^<]+)<', created.text)
+    assert secret, "the secret is not shown"
+    return secret.group(1)
+
+
 async def test_signing_in_sets_an_httponly_strict_session_cookie(raw: httpx.AsyncClient) -> None:
     response = await sign_in(raw)
     assert response.status_code == 303 and response.headers["location"] == "/console/usage"
@@ -91,18 +108,10 @@ async def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted(
     raw: httpx.AsyncClient,
 ) -> None:
     await sign_in(raw)
-    page = (await raw.get("/console/keys")).text
-    workspace = re.search(r'<option value="(wrkspc_[^"]+)" selected>default<', page)
-    assert workspace
-    created = await raw.post(
-        "/console/keys/create",
-        data={"name": "=HYPERLINK(1)", "workspace_id": workspace.group(1), "csrf": csrf_of(page)},
-    )
-    secret = re.search(r'id="secret">(sk-ant-api03-[^<]+)<', created.text)
-    assert secret
+    secret = secret_in(await create_key(raw, "=HYPERLINK(1)"))
     answered = await raw.post(
         "/v1/messages",
-        headers={"x-api-key": secret.group(1), "anthropic-version": "2023-06-01"},
+        headers={"x-api-key": secret, "anthropic-version": "2023-06-01"},
         json={"model": MODEL, "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}]},
     )
     assert answered.status_code == 200
@@ -136,26 +145,19 @@ async def test_a_key_created_in_the_console_works_until_disabled_there(
     raw: httpx.AsyncClient,
 ) -> None:
     await sign_in(raw)
-    page = (await raw.get("/console/keys")).text
-    workspace = re.search(r'<option value="(wrkspc_[^"]+)" selected>default<', page)
-    assert workspace
-    created = await raw.post(
-        "/console/keys/create",
-        data={"name": "from-console", "workspace_id": workspace.group(1), "csrf": csrf_of(page)},
-    )
+    created = await create_key(raw, "from-console")
     assert created.status_code == 201
-    secret = re.search(r'id="secret">(sk-ant-api03-[^<]+)<', created.text)
-    assert secret
-    models = await raw.get("/v1/models", headers={"x-api-key": secret.group(1)})
+    secret = secret_in(created)
+    models = await raw.get("/v1/models", headers={"x-api-key": secret})
     assert models.status_code == 200
     key_id = re.search(r'data-key="(apikey_[^"]+)">\s*<td class="name">from-console', created.text)
     assert key_id
     listing = await raw.get("/console/keys")
-    assert secret.group(1) not in listing.text
+    assert secret not in listing.text
     await raw.post(
         "/console/keys/disable", data={"key_id": key_id.group(1), "csrf": csrf_of(listing.text)}
     )
-    refused = await raw.get("/v1/models", headers={"x-api-key": secret.group(1)})
+    refused = await raw.get("/v1/models", headers={"x-api-key": secret})
     assert refused.status_code == 401
 
 

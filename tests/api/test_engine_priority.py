@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import pytest
@@ -20,6 +21,8 @@ from parley.engine.llama.locate import model_path
 from parley.errors import OverloadedError
 from parley.metrics import Metrics
 from parley.settings import EngineSettings, Settings
+
+LONG = "List the numbers from 1 to 1000 in digits, separated by commas."
 
 
 @pytest.fixture()
@@ -68,8 +71,7 @@ async def tokens(stream: EngineStream, n: int) -> list[TokenOut]:
 async def test_batch_work_fills_every_sequence_and_an_interactive_request_still_starts(
     engine: LlamaEngine,
 ) -> None:
-    long = "List the numbers from 1 to 1000 in digits, separated by commas."
-    batch = [engine.generate(request(engine, long, 300, priority=1)) for _ in range(3)]
+    batch = [engine.generate(request(engine, LONG, 300, priority=1)) for _ in range(3)]
     started = [asyncio.ensure_future(first_token(stream)) for stream in batch]
     try:
         await asyncio.wait(started[:2])  # both sequences: the third job waits
@@ -92,8 +94,7 @@ async def test_batch_work_leaves_the_last_sequence_id_for_an_interactive_request
         entry=replace(DEFAULT_MODEL, context_window=2048),
         metrics=Metrics(CollectorRegistry()),
     )
-    long = "List the numbers from 1 to 1000 in digits, separated by commas."
-    batch = [engine.generate(request(engine, long, 300, priority=1)) for _ in range(2)]
+    batch = [engine.generate(request(engine, LONG, 300, priority=1)) for _ in range(2)]
     started = [asyncio.ensure_future(first_token(stream)) for stream in batch]
     try:
         await asyncio.wait(started, return_when=asyncio.FIRST_COMPLETED)
@@ -117,12 +118,11 @@ async def test_queued_batch_work_does_not_refuse_an_interactive_request(
         entry=replace(DEFAULT_MODEL, context_window=2048),
         metrics=Metrics(CollectorRegistry()),
     )
-    long = "List the numbers from 1 to 1000 in digits, separated by commas."
     batch: list[EngineStream] = []
     try:
         with pytest.raises(OverloadedError):
             for _ in range(5):  # at most one batch job runs, one waits: then the queue is full
-                batch.append(engine.generate(request(engine, long, 300, priority=1)))
+                batch.append(engine.generate(request(engine, LONG, 300, priority=1)))
         interactive = engine.generate(request(engine, "Say hi.", 3, priority=0))
         assert [event async for event in interactive if isinstance(event, TokenOut)]
     finally:
@@ -140,15 +140,14 @@ async def test_batch_work_queues_however_long_its_expected_wait(settings: Settin
         entry=replace(DEFAULT_MODEL, context_window=2048),
         metrics=Metrics(CollectorRegistry()),
     )
-    long = "List the numbers from 1 to 1000 in digits, separated by commas."
-    batch = engine.generate(request(engine, long, 300, priority=1))
+    batch = engine.generate(request(engine, LONG, 300, priority=1))
     streams = [batch]
     try:
         await tokens(batch, 3)  # it holds the only sequence; the engine knows its token costs
-        streams.append(engine.generate(request(engine, long, 300, priority=1)))
-        streams.append(engine.generate(request(engine, long, 300, priority=0)))
+        streams.append(engine.generate(request(engine, LONG, 300, priority=1)))
+        streams.append(engine.generate(request(engine, LONG, 300, priority=0)))
         with pytest.raises(OverloadedError):  # the same work, interactive, would wait too long
-            engine.generate(request(engine, long, 300, priority=0))
+            engine.generate(request(engine, LONG, 300, priority=0))
     finally:
         for stream in streams:
             await stream.aclose()
@@ -166,8 +165,7 @@ async def test_running_batch_work_does_not_refuse_an_interactive_request(
         entry=replace(DEFAULT_MODEL, context_window=2048),
         metrics=Metrics(CollectorRegistry()),
     )
-    long = "List the numbers from 1 to 1000 in digits, separated by commas."
-    batch = engine.generate(request(engine, long, 300, priority=1))
+    batch = engine.generate(request(engine, LONG, 300, priority=1))
     try:
         await tokens(batch, 3)
         interactive = engine.generate(request(engine, "Say hi.", 3, priority=0))
@@ -177,12 +175,10 @@ async def test_running_batch_work_does_not_refuse_an_interactive_request(
         await engine.close()
 
 
-async def test_running_batch_work_pauses_while_an_interactive_request_runs(
-    engine: LlamaEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(scheduler, "BATCH_MAX_PAUSE_S", 3600.0)  # however slow the machine
-    long = "List the numbers from 1 to 1000 in digits, separated by commas."
-    batch = engine.generate(request(engine, long, 300, priority=1))
+@asynccontextmanager
+async def batch_job_decoding(engine: LlamaEngine) -> AsyncIterator[list[TokenOut]]:
+    """A long batch job, once it decodes: the tokens it has produced so far, kept up to date."""
+    batch = engine.generate(request(engine, LONG, 300, priority=1))
     received: list[TokenOut] = []
 
     async def read_batch() -> None:
@@ -194,44 +190,36 @@ async def test_running_batch_work_pauses_while_an_interactive_request_runs(
     try:
         while len(received) < 3:
             await asyncio.sleep(0.01)
-        interactive = engine.generate(request(engine, long, 16, priority=0))
+        yield received
+    finally:
+        reading.cancel()
+        await batch.aclose()
+
+
+async def test_running_batch_work_pauses_while_an_interactive_request_runs(
+    engine: LlamaEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler, "BATCH_MAX_PAUSE_S", 3600.0)  # however slow the machine
+    async with batch_job_decoding(engine) as received:
+        interactive = engine.generate(request(engine, LONG, 16, priority=0))
         await tokens(interactive, 1)
         before = len(received)
         assert len(await tokens(interactive, 15)) == 15
         assert len(received) - before <= 2  # at most what was under way when it arrived
         while len(received) < before + 3:  # then the batch job goes on
             await asyncio.sleep(0.01)
-    finally:
-        reading.cancel()
-        await batch.aclose()
 
 
 async def test_batch_work_paused_too_long_advances_beside_interactive_requests(
     engine: LlamaEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(scheduler, "BATCH_MAX_PAUSE_S", 0.05)
-    long = "List the numbers from 1 to 1000 in digits, separated by commas."
-    batch = engine.generate(request(engine, long, 300, priority=1))
-    received: list[TokenOut] = []
-
-    async def read_batch() -> None:
-        async for event in batch:
-            if isinstance(event, TokenOut):
-                received.append(event)
-
-    reading = asyncio.ensure_future(read_batch())
-    try:
-        while len(received) < 3:
-            await asyncio.sleep(0.01)
-        interactive = engine.generate(request(engine, long, 120, priority=0))
+    async with batch_job_decoding(engine) as received:
+        interactive = engine.generate(request(engine, LONG, 120, priority=0))
         await tokens(interactive, 1)
         before = len(received)
-        answer = await tokens(interactive, 119)
-        assert len(answer) == 119  # the interactive request ran throughout
+        assert len(await tokens(interactive, 119)) == 119  # it ran throughout
         assert len(received) - before > 2  # more than what was under way when it came in
-    finally:
-        reading.cancel()
-        await batch.aclose()
 
 
 async def test_an_interactive_request_interrupts_a_step_of_batch_work_which_runs_again(
