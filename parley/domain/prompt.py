@@ -150,7 +150,7 @@ def build_conversation(
         if texts and not cleared:
             builder.add(_ROLE_MAP[message.role], texts)
     prefill, prefill_marks = "", tuple[tuple[int, int], ...]()
-    if builder.turns[-1][0] == "assistant":
+    if builder.turns and builder.turns[-1][0] == "assistant":
         _, parts, marks = builder.turns.pop()
         prefill, prefill_marks = SEPARATOR.join(parts), tuple(marks)
         if prefill != prefill.rstrip():

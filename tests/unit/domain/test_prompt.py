@@ -151,6 +151,12 @@ def test_no_messages_is_a_400() -> None:
         build_conversation("S", [], TEXT_ONLY)
 
 
+def test_messages_with_no_content_and_no_system_are_a_400() -> None:
+    # found by bench/fuzz.py: a `ctx` message with empty content was a 500
+    with pytest.raises(InvalidRequestError, match=r"at least one user or assistant turn"):
+        build_conversation(None, turns({"role": "ctx", "content": []}), TEXT_ONLY)
+
+
 def test_an_image_for_a_text_only_model_is_a_400_naming_the_block() -> None:
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA"}}
     with pytest.raises(InvalidRequestError) as raised:
