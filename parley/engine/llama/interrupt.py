@@ -38,7 +38,6 @@ class Interrupt:
     def __init__(self, ctx: Any) -> None:
         self._flag = ctypes.create_string_buffer(2)
         address = _strlen_address()
-        self.available = address is not None
         if address is None:
             log.warning("no C strlen to poll: batch steps run to their end")
             return

@@ -224,14 +224,14 @@ class Scheduler:
         A job that follows a running one (`_follows`) lets the jobs behind it go first."""
         interactive = sum(1 for job in self._running if job.request.priority == 0)
         batch = len(self._running) - interactive
+        # interactive jobs still waiting (they follow others) keep batch work waiting too
+        interactive_waiting = any(job.request.priority == 0 for job in self._waiting)
         for job in sorted(self._waiting, key=lambda job: job.request.priority):
             if job.request.priority == 0:
                 if interactive >= self._limits.max_running:
                     return None
-            elif interactive or batch >= self._batch_room:
+            elif interactive or interactive_waiting or batch >= self._batch_room:
                 return None
-            elif any(waiting.request.priority == 0 for waiting in self._waiting):
-                return None  # interactive jobs that follow others still come first
             if not self._follows(job):
                 return job
         return None
