@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -25,16 +26,22 @@ from parley.settings import EngineSettings, Settings
 LONG = "List the numbers from 1 to 1000 in digits, separated by commas."
 
 
+def small_engine(
+    settings: Settings, registry: CollectorRegistry | None = None, **engine: Any
+) -> LlamaEngine:
+    """The packaged model with a 2,048-token window, 2 threads and 4,096 KV cells, and
+    `engine`'s other settings."""
+    return LlamaEngine(
+        model_path(DEFAULT_MODEL.backend, settings.data_dir),
+        EngineSettings(threads=2, kv_cells=4096, **engine),
+        entry=replace(DEFAULT_MODEL, context_window=2048),
+        metrics=Metrics(registry or CollectorRegistry()),
+    )
+
+
 @pytest.fixture()
 async def engine(settings: Settings) -> AsyncIterator[LlamaEngine]:
-    loaded = LlamaEngine(
-        model_path(DEFAULT_MODEL.backend, settings.data_dir),
-        EngineSettings(
-            threads=2, max_sequences=2, kv_cells=4096, prefix_entries=4, max_queue_wait_s=600
-        ),
-        entry=replace(DEFAULT_MODEL, context_window=2048),
-        metrics=Metrics(CollectorRegistry()),
-    )
+    loaded = small_engine(settings, max_sequences=2, prefix_entries=4, max_queue_wait_s=600)
     yield loaded
     await loaded.close()
 
@@ -48,6 +55,11 @@ def request(engine: LlamaEngine, text: str, max_tokens: int, priority: int) -> G
         tenant="t",
         priority=priority,
     )
+
+
+def lines(count: int) -> str:
+    """A document of `count` numbered lines."""
+    return " ".join(f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(count))
 
 
 async def first_token(stream: EngineStream) -> float:
@@ -88,12 +100,7 @@ async def test_batch_work_fills_every_sequence_and_an_interactive_request_still_
 async def test_batch_work_leaves_the_last_sequence_id_for_an_interactive_request(
     settings: Settings,
 ) -> None:
-    engine = LlamaEngine(
-        model_path(DEFAULT_MODEL.backend, settings.data_dir),
-        EngineSettings(threads=2, max_sequences=2, kv_cells=4096, prefix_entries=0),
-        entry=replace(DEFAULT_MODEL, context_window=2048),
-        metrics=Metrics(CollectorRegistry()),
-    )
+    engine = small_engine(settings, max_sequences=2, prefix_entries=0)
     batch = [engine.generate(request(engine, LONG, 300, priority=1)) for _ in range(2)]
     started = [asyncio.ensure_future(first_token(stream)) for stream in batch]
     try:
@@ -112,12 +119,7 @@ async def test_batch_work_leaves_the_last_sequence_id_for_an_interactive_request
 async def test_queued_batch_work_does_not_refuse_an_interactive_request(
     settings: Settings,
 ) -> None:
-    engine = LlamaEngine(
-        model_path(DEFAULT_MODEL.backend, settings.data_dir),
-        EngineSettings(threads=2, max_sequences=2, kv_cells=4096, prefix_entries=4, queue_limit=1),
-        entry=replace(DEFAULT_MODEL, context_window=2048),
-        metrics=Metrics(CollectorRegistry()),
-    )
+    engine = small_engine(settings, max_sequences=2, prefix_entries=4, queue_limit=1)
     batch: list[EngineStream] = []
     try:
         with pytest.raises(OverloadedError):
@@ -132,14 +134,7 @@ async def test_queued_batch_work_does_not_refuse_an_interactive_request(
 
 
 async def test_batch_work_queues_however_long_its_expected_wait(settings: Settings) -> None:
-    engine = LlamaEngine(
-        model_path(DEFAULT_MODEL.backend, settings.data_dir),
-        EngineSettings(
-            threads=2, max_sequences=1, kv_cells=4096, prefix_entries=4, max_queue_wait_s=0.05
-        ),
-        entry=replace(DEFAULT_MODEL, context_window=2048),
-        metrics=Metrics(CollectorRegistry()),
-    )
+    engine = small_engine(settings, max_sequences=1, prefix_entries=4, max_queue_wait_s=0.05)
     batch = engine.generate(request(engine, LONG, 300, priority=1))
     streams = [batch]
     try:
@@ -157,14 +152,7 @@ async def test_batch_work_queues_however_long_its_expected_wait(settings: Settin
 async def test_running_batch_work_does_not_refuse_an_interactive_request(
     settings: Settings,
 ) -> None:
-    engine = LlamaEngine(
-        model_path(DEFAULT_MODEL.backend, settings.data_dir),
-        EngineSettings(
-            threads=2, max_sequences=1, kv_cells=4096, prefix_entries=4, max_queue_wait_s=0.05
-        ),
-        entry=replace(DEFAULT_MODEL, context_window=2048),
-        metrics=Metrics(CollectorRegistry()),
-    )
+    engine = small_engine(settings, max_sequences=1, prefix_entries=4, max_queue_wait_s=0.05)
     batch = engine.generate(request(engine, LONG, 300, priority=1))
     try:
         await tokens(batch, 3)
@@ -229,17 +217,10 @@ async def test_an_interactive_request_interrupts_a_step_of_batch_work_which_runs
     # answers can be compared token for token.
     monkeypatch.setattr(scheduler, "BATCH_STEP_S", 3600.0)
     registry = CollectorRegistry()
-    engine = LlamaEngine(
-        model_path(DEFAULT_MODEL.backend, settings.data_dir),
-        EngineSettings(
-            threads=2, max_sequences=2, kv_cells=4096, prefix_entries=4, batch_tokens=32
-        ),
-        entry=replace(DEFAULT_MODEL, context_window=2048),
-        metrics=Metrics(registry),
+    engine = small_engine(
+        settings, registry=registry, max_sequences=2, prefix_entries=4, batch_tokens=32
     )
-    document = " ".join(
-        f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(120)
-    )
+    document = lines(120)
     # An answer with wide margins: steps of other shapes round differently, and a near tie
     # could then go either way without anything being wrong.
     text = f"{document}\nContinue counting, in digits: 1, 2, 3, 4, 5,"
@@ -277,9 +258,7 @@ async def ending(stream: EngineStream) -> GenerationEnd:
 async def test_a_request_sharing_a_prompt_being_computed_waits_for_it_and_reuses_it(
     engine: LlamaEngine,
 ) -> None:
-    document = " ".join(
-        f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(60)
-    )
+    document = lines(60)
     first = engine.generate(request(engine, f"{document}\nWhat is line 3?", 2, priority=0))
     second = engine.generate(request(engine, f"{document}\nWhat is line 7?", 2, priority=0))
     ends = await asyncio.gather(ending(first), ending(second))
@@ -290,9 +269,7 @@ async def test_a_request_sharing_a_prompt_being_computed_waits_for_it_and_reuses
 async def test_a_request_that_waits_for_a_shared_prompt_lets_others_start_meanwhile(
     engine: LlamaEngine,
 ) -> None:
-    document = " ".join(
-        f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(60)
-    )
+    document = lines(60)
     first = engine.generate(request(engine, f"{document}\nWhat is line 3?", 2, priority=0))
     follower = engine.generate(request(engine, f"{document}\nWhat is line 7?", 2, priority=0))
     other = engine.generate(request(engine, "Say hi.", 2, priority=0))
@@ -311,9 +288,7 @@ async def test_a_request_that_waits_for_a_shared_prompt_lets_others_start_meanwh
 async def test_an_interactive_request_that_follows_a_batch_job_lets_it_finish(
     engine: LlamaEngine,
 ) -> None:
-    document = " ".join(
-        f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(60)
-    )
+    document = lines(60)
     batch = engine.generate(request(engine, f"{document}\nWhat is line 3?", 4, priority=1))
     interactive = engine.generate(request(engine, f"{document}\nWhat is line 7?", 4, priority=0))
     ends = await asyncio.wait_for(asyncio.gather(ending(batch), ending(interactive)), 120)

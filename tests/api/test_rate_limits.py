@@ -186,13 +186,21 @@ async def test_a_request_the_engine_refuses_with_529_uses_no_limit(
         }  # the first request's, and nothing of the refused one's
 
 
-async def test_a_full_engine_refuses_before_the_prompt_is_rendered(
+async def full_engine(
     tmp_path: Path, clock: FrozenClock
-) -> None:
+) -> AsyncIterator[tuple[httpx.AsyncClient, FakeEngine]]:
+    """A raw client to a server whose engine refuses every request as full."""
     engine = FakeEngine()
     app = limited_app(tmp_path, tier(rpm=10, itpm=100_000, otpm=10_000), clock, engine)
     async for raw in serve(app):
         engine.full = True
+        yield raw, engine
+
+
+async def test_a_full_engine_refuses_before_the_prompt_is_rendered(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    async for raw, engine in full_engine(tmp_path, clock):
         refused = await raw.post("/v1/messages", json=body())
         assert refused.status_code == 529
         assert refused.headers["x-should-retry"] == "true"
@@ -204,10 +212,7 @@ async def test_a_full_engine_refuses_before_the_prompt_is_rendered(
 async def test_a_refusal_before_rendering_is_measured_under_its_model(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
-    engine = FakeEngine()
-    app = limited_app(tmp_path, tier(rpm=10, itpm=100_000, otpm=10_000), clock, engine)
-    async for raw in serve(app):
-        engine.full = True
+    async for raw, _engine in full_engine(tmp_path, clock):
         assert (await raw.post("/v1/messages", json=body())).status_code == 529
         metrics = (await raw.get("/metrics")).text
     labels = {"model": DEFAULT_MODEL.id, "route": "/v1/messages", "status": "529"}
